@@ -1,0 +1,1 @@
+//! Assemble a runtime image from a built binary: ELF analysis, runtime libraries, layers.
