@@ -1,0 +1,313 @@
+//! Resolution against this Debian 12 host and against fake roots, checked where possible
+//! against what the host's own ld.so loads (`ld.so --list`).
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use super::rootfs::{host_path, walk};
+use super::*;
+use crate::error::Kind;
+use crate::image::elf::fixtures::{HELLO, cc, loader_list, shared_lib};
+
+const ZLIB_USER: &str = "#include <zlib.h>\nint main(void) { return zlibVersion()[0] == 0; }\n";
+const SSL_USER: &str =
+    "#include <openssl/ssl.h>\nint main(void) { return !OPENSSL_init_ssl(0, 0); }\n";
+
+fn p(s: &str) -> PathBuf {
+    PathBuf::from(s)
+}
+
+/// The paths the loader opens: interpreter and libraries, as `ld.so --list` prints them.
+fn opened(r: &Resolution) -> BTreeSet<PathBuf> {
+    r.interpreter
+        .iter()
+        .chain(&r.libraries)
+        .map(|lib| lib.path.clone())
+        .collect()
+}
+
+fn sonames(r: &Resolution) -> Vec<&str> {
+    r.libraries.iter().map(|lib| lib.soname.as_str()).collect()
+}
+
+/// Build `r.entries()` into a fresh directory, as an image layer would.
+fn materialize(r: &Resolution) -> tempfile::TempDir {
+    let image = tempfile::tempdir().unwrap();
+    for entry in r.entries() {
+        let at = host_path(image.path(), entry.path());
+        match entry {
+            FsEntry::Dir { .. } => fs_err::create_dir(&at).unwrap(),
+            FsEntry::Symlink { target, .. } => symlink(target, &at).unwrap(),
+            FsEntry::File { source, .. } => drop(fs_err::copy(source, &at).unwrap()),
+        }
+    }
+    image
+}
+
+#[test]
+fn ls_resolves_to_what_the_host_loader_loads_at_real_paths() {
+    let r = resolve(Path::new("/"), Path::new("/bin/ls")).unwrap();
+    let interp = r.interpreter.as_ref().unwrap();
+    assert_eq!(interp.path, p("/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(
+        interp.real_path,
+        p("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+    );
+    assert_eq!(interp.soname, "ld-linux-x86-64.so.2");
+    // breadth-first: ls's own needs, then libselinux's; libc's need of ld.so is the interpreter
+    assert_eq!(
+        sonames(&r),
+        ["libselinux.so.1", "libc.so.6", "libpcre2-8.so.0"]
+    );
+    assert_eq!(opened(&r), loader_list(Path::new("/bin/ls")));
+    let libc = &r.libraries[1];
+    assert_eq!(
+        (libc.path.as_path(), libc.found_via),
+        (
+            Path::new("/lib/x86_64-linux-gnu/libc.so.6"),
+            FoundVia::LdSoConf
+        )
+    );
+    assert_eq!(libc.real_path, p("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+    assert_eq!(
+        r.libraries[2].needed_by,
+        p("/lib/x86_64-linux-gnu/libselinux.so.1")
+    );
+    for lib in r.interpreter.iter().chain(&r.libraries) {
+        assert!(
+            std::fs::symlink_metadata(&lib.real_path).unwrap().is_file(),
+            "{lib:?}"
+        );
+    }
+    assert_eq!(r.library_path(), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn entries_rebuild_the_loader_paths_in_an_empty_directory() {
+    let r = resolve(Path::new("/"), Path::new("/bin/ls")).unwrap();
+    let entries: Vec<_> = r.entries().collect();
+    // merged /usr: the interpreter path goes through two symlinks and a third one in /usr/lib64
+    for (link, target) in [("/lib64", "usr/lib64"), ("/lib", "usr/lib")] {
+        assert!(
+            entries.contains(&&FsEntry::Symlink {
+                path: p(link),
+                target: p(target)
+            }),
+            "{link}"
+        );
+    }
+    let libc = p("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    assert!(entries.contains(&&FsEntry::File {
+        path: libc.clone(),
+        source: libc
+    }));
+    let image = materialize(&r);
+    for lib in r.interpreter.iter().chain(&r.libraries) {
+        let walk = walk(image.path(), &lib.path)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{lib:?}"));
+        assert_eq!(walk.real, lib.real_path);
+        assert_eq!(
+            fs_err::read(&walk.host).unwrap(),
+            fs_err::read(&lib.real_path).unwrap()
+        );
+    }
+}
+
+#[test]
+fn static_binary_needs_no_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = resolve(
+        Path::new("/"),
+        &cc(dir.path(), "static", HELLO, &["-static"]),
+    )
+    .unwrap();
+    assert!(r.interpreter.is_none() && r.libraries.is_empty());
+    assert_eq!(r.entries().count(), 0);
+}
+
+#[test]
+fn zlib_and_openssl_users_resolve_like_the_host_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let zlib = cc(dir.path(), "zlib", ZLIB_USER, &["-lz"]);
+    let r = resolve(Path::new("/"), &zlib).unwrap();
+    assert_eq!(sonames(&r), ["libz.so.1", "libc.so.6"]);
+    assert_eq!(opened(&r), loader_list(&zlib));
+
+    let ssl = cc(dir.path(), "ssl", SSL_USER, &["-lssl", "-lcrypto"]);
+    let r = resolve(Path::new("/"), &ssl).unwrap();
+    assert_eq!(sonames(&r), ["libssl.so.3", "libc.so.6", "libcrypto.so.3"]);
+    assert_eq!(opened(&r), loader_list(&ssl));
+}
+
+/// A root with its own ld.so.conf (relative include), ld.so behind an absolute symlink, and
+/// libc only in a directory that ld.so.conf names.
+fn fake_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for dir in [
+        "etc/ld.so.conf.d",
+        "opt/mylibs",
+        "usr/lib64",
+        "usr/lib/x86_64-linux-gnu",
+    ] {
+        fs_err::create_dir_all(r.join(dir)).unwrap();
+    }
+    fs_err::write(
+        r.join("etc/ld.so.conf"),
+        "# fake\ninclude ld.so.conf.d/*.conf\n",
+    )
+    .unwrap();
+    fs_err::write(r.join("etc/ld.so.conf.d/mylibs.conf"), "/opt/mylibs/\n").unwrap();
+    fs_err::write(
+        r.join("etc/ld.so.conf.d/off.conf.disabled"),
+        "/usr/lib/x86_64-linux-gnu\n",
+    )
+    .unwrap();
+    fs_err::copy(
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        r.join("opt/mylibs/libc.so.6"),
+    )
+    .unwrap();
+    fs_err::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        r.join("usr/lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    // absolute: followed on the host it would reach the host's /usr/lib64
+    symlink("/usr/lib64", r.join("lib64")).unwrap();
+    root
+}
+
+#[test]
+fn a_fake_root_is_searched_through_its_own_ld_so_conf_not_the_hosts() {
+    let root = fake_root();
+    let bins = tempfile::tempdir().unwrap();
+    let r = resolve(root.path(), &cc(bins.path(), "hello", HELLO, &[])).unwrap();
+    let interp = r.interpreter.as_ref().unwrap();
+    assert_eq!(interp.real_path, p("/usr/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(sonames(&r), ["libc.so.6"]);
+    assert_eq!(
+        (r.libraries[0].path.as_path(), r.libraries[0].found_via),
+        (Path::new("/opt/mylibs/libc.so.6"), FoundVia::LdSoConf)
+    );
+    for entry in r.entries() {
+        if let FsEntry::File { source, .. } = entry {
+            assert!(
+                source.starts_with(root.path()),
+                "{source:?} is outside the root"
+            );
+        }
+    }
+    // no ld.so.cache in the image: /opt/mylibs must be on LD_LIBRARY_PATH
+    assert_eq!(r.library_path(), [p("/opt/mylibs")]);
+}
+
+/// `libz.so.1` with `e_machine` set to AArch64: ld.so must skip it.
+fn write_arm64_libz(path: &Path) {
+    let mut bytes = fs_err::read("/lib/x86_64-linux-gnu/libz.so.1").unwrap();
+    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+    fs_err::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_missing_library_names_who_needs_it_and_where_we_looked() {
+    let root = fake_root();
+    write_arm64_libz(&root.path().join("opt/mylibs/libz.so.1"));
+    let bins = tempfile::tempdir().unwrap();
+    let zlib = cc(bins.path(), "zlib", ZLIB_USER, &["-lz"]);
+    let err = resolve(root.path(), &zlib).unwrap_err();
+    assert_eq!(err.kind(), Kind::User);
+    let (root_shown, bin_shown) = (root.path().display(), zlib.display());
+    assert_eq!(
+        err.message(),
+        format!("library `libz.so.1`, needed by `{bin_shown}`, was not found in `{root_shown}`")
+    );
+    let cause = &err.causes()[0];
+    for line in [
+        "`/opt/mylibs`",
+        "`/lib/x86_64-linux-gnu`",
+        "`/usr/lib64`",
+        "`/usr/lib`",
+    ] {
+        assert!(cause.lines().any(|l| l == line), "{line} in {cause}");
+    }
+    assert!(
+        cause.contains("skipped `/opt/mylibs/libz.so.1`: built for arm64"),
+        "{cause}"
+    );
+    assert!(err.hint().unwrap().contains("apt-file search libz.so.1"));
+
+    // a matching copy in a later directory is the one taken
+    fs_err::copy(
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        root.path().join("usr/lib/x86_64-linux-gnu/libz.so.1"),
+    )
+    .unwrap();
+    let r = resolve(root.path(), &zlib).unwrap();
+    assert_eq!(
+        r.libraries[0].path,
+        p("/usr/lib/x86_64-linux-gnu/libz.so.1")
+    );
+    assert_eq!(r.libraries[0].found_via, FoundVia::DefaultDir);
+}
+
+/// `app/bin/main` → `app/lib/libfoo.so` → `app/lib/libbar.so`, the binary asking for
+/// `$ORIGIN/../lib` with new (RUNPATH) or old (RPATH) tags.
+fn origin_app(dir: &Path, dtags: &str) -> PathBuf {
+    let (bin, lib) = (dir.join("app/bin"), dir.join("app/lib"));
+    fs_err::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&lib).unwrap();
+    shared_lib(&lib, "bar", &[], &[]);
+    shared_lib(&lib, "foo", &["bar"], &["-L.", "-lbar"]);
+    let (search, link) = (
+        format!("-L{}", lib.display()),
+        format!("-Wl,-rpath-link,{}", lib.display()),
+    );
+    let args = [
+        search.as_str(),
+        "-lfoo",
+        link.as_str(),
+        dtags,
+        "-Wl,-rpath,$ORIGIN/../lib",
+    ];
+    cc(
+        &bin,
+        "main",
+        "int foo(void);\nint main(void) { return foo(); }\n",
+        &args,
+    )
+}
+
+#[test]
+fn runpath_with_origin_serves_only_direct_dependencies_as_in_ld_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = origin_app(dir.path(), "-Wl,--enable-new-dtags");
+    let err = resolve(Path::new("/"), &main).unwrap_err();
+    let lib = dir.path().join("app/bin/../lib");
+    let foo = lib.join("libfoo.so").display().to_string();
+    assert_eq!(
+        err.message(),
+        format!("library `libbar.so`, needed by `{foo}`, was not found")
+    );
+    // the real loader agrees
+    let out = std::process::Command::new(&main).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("libbar.so: cannot open shared object file"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let main = origin_app(dir.path(), "-Wl,--disable-new-dtags");
+    let r = resolve(Path::new("/"), &main).unwrap();
+    let lib = dir.path().join("app/bin/../lib");
+    assert_eq!(
+        (r.libraries[0].path.clone(), r.libraries[0].found_via),
+        (lib.join("libfoo.so"), FoundVia::Rpath)
+    );
+    assert_eq!(sonames(&r), ["libfoo.so", "libc.so.6", "libbar.so"]);
+    assert_eq!(opened(&r), loader_list(&main));
+}
