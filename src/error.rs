@@ -33,11 +33,21 @@ pub struct Error {
 
 impl Error {
     pub fn user(message: impl Into<String>) -> Self {
-        Error { kind: Kind::User, message: message.into(), hint: None, source: None }
+        Error {
+            kind: Kind::User,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
     }
 
     pub fn failure(message: impl Into<String>) -> Self {
-        Error { kind: Kind::Failure, message: message.into(), hint: None, source: None }
+        Error {
+            kind: Kind::Failure,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
     }
 
     /// An I/O error on `path`, phrased as "failed to <action> `<path>`".
@@ -50,7 +60,10 @@ impl Error {
         self
     }
 
-    pub fn caused_by(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn caused_by(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -70,8 +83,10 @@ impl Error {
     /// The chain of causes, outermost first, without the message itself.
     pub fn causes(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut next: Option<&(dyn std::error::Error + 'static)> =
-            self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static));
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static));
         while let Some(err) = next {
             out.push(err.to_string());
             next = err.source();
@@ -106,7 +121,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -131,7 +148,9 @@ mod tests {
     #[test]
     fn render_has_message_causes_and_hint() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = Error::user("failed to read `a/b`").caused_by(io).with_hint("create it");
+        let err = Error::user("failed to read `a/b`")
+            .caused_by(io)
+            .with_hint("create it");
         assert_eq!(
             err.render(),
             "error: failed to read `a/b`\n  caused by: no such file\n\nhint: create it"

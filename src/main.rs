@@ -1,1 +1,36 @@
-fn main() {}
+//! `cargo gantry …` / `cargo-gantry …`: parse, dispatch, render errors, map exit codes
+//! (0 ok, 1 user error, 2 failure).
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+
+use cargo_gantry::error::Kind;
+
+fn main() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `cargo gantry x` runs `cargo-gantry gantry x`.
+    if args.get(1).is_some_and(|a| a == "gantry") {
+        args.remove(1);
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let result = match &cli.command {
+        cli::Command::Prepare(a) => commands::prepare::run(a),
+        cli::Command::Cook(a) => commands::cook::run(a),
+    };
+    if let Err(err) = result {
+        eprintln!("{}", err.render());
+        std::process::exit(match err.kind() {
+            Kind::User => 1,
+            Kind::Failure => 2,
+        });
+    }
+}

@@ -19,7 +19,10 @@ pub fn command_line(cmd: &Command) -> String {
 
 fn quote(s: &OsStr) -> String {
     let s = s.to_string_lossy();
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -38,7 +41,11 @@ fn spawn_error(cmd: &Command, err: std::io::Error) -> Error {
 }
 
 fn status_error(cmd: &Command, status: ExitStatus, stderr: &[u8]) -> Error {
-    let mut e = Error::failure(format!("`{}` failed ({})", command_line(cmd), describe(status)));
+    let mut e = Error::failure(format!(
+        "`{}` failed ({})",
+        command_line(cmd),
+        describe(status)
+    ));
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n");
@@ -106,7 +113,10 @@ mod tests {
         cmd.args(["-c", "echo oops >&2; exit 3"]);
         let err = output(&mut cmd).unwrap_err();
         let text = err.render();
-        assert!(text.contains("`sh -c 'echo oops >&2; exit 3'` failed (exit status 3)"), "{text}");
+        assert!(
+            text.contains("`sh -c 'echo oops >&2; exit 3'` failed (exit status 3)"),
+            "{text}"
+        );
         assert!(text.contains("caused by: oops"), "{text}");
     }
 

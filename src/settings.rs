@@ -1,0 +1,428 @@
+//! One settings value for every command, merged from (highest first) command-line flags,
+//! `GANTRY_*` environment variables, `[package.metadata.gantry]` and
+//! `[workspace.metadata.gantry]`.
+//!
+//! Each source becomes a [`Layer`] of optional values; [`Layer::or`] stacks them and the
+//! `resolve_*` functions turn the stack into the values the pipeline uses. The cargo flags of
+//! `cook` and of the final build are rendered by one function, [`CargoBuild::args`], so the two
+//! cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every environment variable gantry reads, in one place.
+pub mod env {
+    pub const PROFILE: &str = "GANTRY_PROFILE";
+    pub const FEATURES: &str = "GANTRY_FEATURES";
+    pub const ALL_FEATURES: &str = "GANTRY_ALL_FEATURES";
+    pub const NO_DEFAULT_FEATURES: &str = "GANTRY_NO_DEFAULT_FEATURES";
+    pub const TARGET: &str = "GANTRY_TARGET";
+    pub const BIN: &str = "GANTRY_BIN";
+    pub const PACKAGE: &str = "GANTRY_PACKAGE";
+    pub const STRATEGY: &str = "GANTRY_STRATEGY";
+    pub const RUNTIME: &str = "GANTRY_RUNTIME";
+    pub const BASE: &str = "GANTRY_BASE";
+    pub const TAG: &str = "GANTRY_TAG";
+    pub const REGISTRY_MIRROR: &str = "GANTRY_REGISTRY_MIRROR";
+    pub const REGISTRY_USER: &str = "GANTRY_REGISTRY_USER";
+    pub const REGISTRY_PASSWORD: &str = "GANTRY_REGISTRY_PASSWORD";
+    /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
+    pub const E2E: &str = "GANTRY_E2E";
+    /// The reproducible-builds convention for timestamps in outputs.
+    pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+    /// All `GANTRY_*` variables that feed settings (for `--help` texts and tests).
+    pub const SETTINGS: &[&str] = &[
+        PROFILE,
+        FEATURES,
+        ALL_FEATURES,
+        NO_DEFAULT_FEATURES,
+        TARGET,
+        BIN,
+        PACKAGE,
+        STRATEGY,
+        RUNTIME,
+        BASE,
+        TAG,
+        REGISTRY_MIRROR,
+    ];
+}
+
+/// One source of settings. Field names are the keys of `[package.metadata.gantry]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Layer {
+    pub profile: Option<String>,
+    pub features: Option<Vec<String>>,
+    pub all_features: Option<bool>,
+    pub no_default_features: Option<bool>,
+    pub target: Option<String>,
+    pub bin: Option<String>,
+    pub package: Option<String>,
+    pub strategy: Option<String>,
+    pub runtime: Option<String>,
+    pub base: Option<String>,
+    pub tag: Option<String>,
+    pub registry_mirror: Option<String>,
+    pub expose: Option<Vec<u16>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub extra_files: Option<Vec<String>>,
+    pub tzdata: Option<bool>,
+    pub native_packages: Option<Vec<String>>,
+    pub runtime_packages: Option<Vec<String>>,
+}
+
+macro_rules! or_fields {
+    ($a:ident, $b:ident, $($f:ident),*) => { Layer { $($f: $a.$f.or($b.$f)),* } };
+}
+
+impl Layer {
+    /// `self` wins where it has a value; `lower` fills the gaps.
+    pub fn or(self, lower: Layer) -> Layer {
+        or_fields!(
+            self,
+            lower,
+            profile,
+            features,
+            all_features,
+            no_default_features,
+            target,
+            bin,
+            package,
+            strategy,
+            runtime,
+            base,
+            tag,
+            registry_mirror,
+            expose,
+            env,
+            labels,
+            user,
+            workdir,
+            extra_files,
+            tzdata,
+            native_packages,
+            runtime_packages
+        )
+    }
+
+    /// Read `[*.metadata.gantry]` from cargo metadata's JSON for the manifest at `origin`.
+    pub fn from_metadata(metadata: &serde_json::Value, origin: &str) -> Result<Layer> {
+        match metadata.get("gantry") {
+            None | Some(serde_json::Value::Null) => Ok(Layer::default()),
+            Some(value) => serde_json::from_value(value.clone()).map_err(|e| {
+                Error::user(format!("invalid `gantry` metadata in `{origin}`"))
+                    .caused_by(e)
+                    .with_hint("see the README's settings table for the keys gantry understands")
+            }),
+        }
+    }
+
+    /// Read the `GANTRY_*` variables through `get` (the process environment in production).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Layer> {
+        let flag = |name: &str| -> Result<Option<bool>> {
+            match get(name).as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some("1" | "true" | "yes") => Ok(Some(true)),
+                Some("0" | "false" | "no") => Ok(Some(false)),
+                Some(other) => Err(Error::user(format!("`{name}={other}` is not a boolean"))
+                    .with_hint(format!("set `{name}` to `true` or `false`"))),
+            }
+        };
+        let text = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        Ok(Layer {
+            profile: text(env::PROFILE),
+            features: text(env::FEATURES).map(|v| split_features(&[v])),
+            all_features: flag(env::ALL_FEATURES)?,
+            no_default_features: flag(env::NO_DEFAULT_FEATURES)?,
+            target: text(env::TARGET),
+            bin: text(env::BIN),
+            package: text(env::PACKAGE),
+            strategy: text(env::STRATEGY),
+            runtime: text(env::RUNTIME),
+            base: text(env::BASE),
+            tag: text(env::TAG),
+            registry_mirror: text(env::REGISTRY_MIRROR),
+            ..Layer::default()
+        })
+    }
+
+    pub fn from_process_env() -> Result<Layer> {
+        Layer::from_env(|k| std::env::var(k).ok())
+    }
+}
+
+/// `--features "a b,c"` and repeated flags, as cargo splits them.
+pub fn split_features(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split([',', ' ']))
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The cargo profile to build with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Profile {
+    Dev,
+    Release,
+    Named(String),
+}
+
+impl Profile {
+    pub fn parse(name: &str) -> Profile {
+        match name {
+            "dev" | "debug" => Profile::Dev,
+            "release" => Profile::Release,
+            other => Profile::Named(other.to_owned()),
+        }
+    }
+
+    /// The directory under the target dir that holds this profile's outputs.
+    pub fn dir_name(&self) -> &str {
+        match self {
+            Profile::Dev => "debug",
+            Profile::Release => "release",
+            Profile::Named(n) if n == "test" => "debug",
+            Profile::Named(n) if n == "bench" => "release",
+            Profile::Named(n) => n,
+        }
+    }
+}
+
+/// Which targets of the selected packages to build, beyond cargo's default (libs and bins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TargetSelection {
+    #[default]
+    Default,
+    AllTargets,
+    Tests,
+    Benches,
+    Examples,
+}
+
+/// How cargo may touch the lockfile and the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LockMode {
+    pub locked: bool,
+    pub offline: bool,
+}
+
+/// Everything that decides how cargo compiles: shared by `cook`, the Dockerfile's final build
+/// and `cargo gantry build`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CargoBuild {
+    pub profile: Profile,
+    pub target: Option<String>,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    pub packages: Vec<String>,
+    pub bins: Vec<String>,
+    pub workspace: bool,
+    pub targets: TargetSelection,
+    pub lock: LockMode,
+    pub target_dir: Option<PathBuf>,
+}
+
+impl Default for CargoBuild {
+    fn default() -> Self {
+        CargoBuild {
+            profile: Profile::Dev,
+            target: None,
+            features: Vec::new(),
+            all_features: false,
+            no_default_features: false,
+            packages: Vec::new(),
+            bins: Vec::new(),
+            workspace: false,
+            targets: TargetSelection::Default,
+            lock: LockMode::default(),
+            target_dir: None,
+        }
+    }
+}
+
+impl CargoBuild {
+    /// Fill what the command line left open from the lower layers (env, metadata).
+    pub fn with_layer(mut self, layer: &Layer, profile_given: bool) -> CargoBuild {
+        if !profile_given && let Some(p) = &layer.profile {
+            self.profile = Profile::parse(p);
+        }
+        if self.features.is_empty() {
+            self.features = layer.features.clone().unwrap_or_default();
+        }
+        self.all_features |= layer.all_features.unwrap_or(false);
+        self.no_default_features |= layer.no_default_features.unwrap_or(false);
+        if self.target.is_none() {
+            self.target = layer.target.clone();
+        }
+        if self.bins.is_empty() && self.packages.is_empty() {
+            if let Some(bin) = &layer.bin {
+                self.bins.push(bin.clone());
+            } else if let Some(p) = &layer.package {
+                self.packages.push(p.clone());
+            }
+        }
+        self
+    }
+
+    /// The arguments after `cargo build`, in a fixed order.
+    pub fn args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        match &self.profile {
+            Profile::Dev => {}
+            Profile::Release => a.push("--release".to_owned()),
+            Profile::Named(n) => a.extend(["--profile".to_owned(), n.clone()]),
+        }
+        if let Some(t) = &self.target {
+            a.extend(["--target".to_owned(), t.clone()]);
+        }
+        if self.workspace {
+            a.push("--workspace".to_owned());
+        }
+        for p in &self.packages {
+            a.extend(["-p".to_owned(), p.clone()]);
+        }
+        for b in &self.bins {
+            a.extend(["--bin".to_owned(), b.clone()]);
+        }
+        match self.targets {
+            TargetSelection::Default => {}
+            TargetSelection::AllTargets => a.push("--all-targets".to_owned()),
+            TargetSelection::Tests => a.push("--tests".to_owned()),
+            TargetSelection::Benches => a.push("--benches".to_owned()),
+            TargetSelection::Examples => a.push("--examples".to_owned()),
+        }
+        if !self.features.is_empty() {
+            a.extend(["--features".to_owned(), self.features.join(",")]);
+        }
+        if self.all_features {
+            a.push("--all-features".to_owned());
+        }
+        if self.no_default_features {
+            a.push("--no-default-features".to_owned());
+        }
+        match (self.lock.locked, self.lock.offline) {
+            (true, true) => a.push("--frozen".to_owned()),
+            (true, false) => a.push("--locked".to_owned()),
+            (false, true) => a.push("--offline".to_owned()),
+            (false, false) => {}
+        }
+        if let Some(d) = &self.target_dir {
+            a.extend(["--target-dir".to_owned(), d.display().to_string()]);
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn higher_layer_wins_and_lower_fills_gaps() {
+        let cli = Layer {
+            profile: Some("release".into()),
+            ..Layer::default()
+        };
+        let meta = Layer {
+            profile: Some("dev".into()),
+            features: Some(vec!["tls".into()]),
+            ..Layer::default()
+        };
+        let merged = cli.or(meta);
+        assert_eq!(merged.profile.as_deref(), Some("release"));
+        assert_eq!(merged.features, Some(vec!["tls".to_owned()]));
+    }
+
+    #[test]
+    fn env_layer_parses_lists_and_booleans() {
+        let vars: BTreeMap<&str, &str> = [
+            (env::FEATURES, "a, b c"),
+            (env::NO_DEFAULT_FEATURES, "true"),
+            (env::PROFILE, ""),
+        ]
+        .into();
+        let layer = Layer::from_env(|k| vars.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            layer.features,
+            Some(vec!["a".into(), "b".into(), "c".into()])
+        );
+        assert_eq!(layer.no_default_features, Some(true));
+        assert_eq!(layer.profile, None);
+    }
+
+    #[test]
+    fn env_layer_rejects_bad_boolean_with_hint() {
+        let err =
+            Layer::from_env(|k| (k == env::ALL_FEATURES).then(|| "maybe".to_owned())).unwrap_err();
+        assert!(
+            err.render()
+                .contains("`GANTRY_ALL_FEATURES=maybe` is not a boolean")
+        );
+        assert!(err.hint().is_some());
+    }
+
+    #[test]
+    fn metadata_layer_rejects_unknown_keys() {
+        let meta = serde_json::json!({"gantry": {"runtime": "static", "colour": "blue"}});
+        let err = Layer::from_metadata(&meta, "app/Cargo.toml").unwrap_err();
+        let text = err.render();
+        assert!(text.contains("`app/Cargo.toml`"), "{text}");
+        assert!(text.contains("colour"), "{text}");
+    }
+
+    #[test]
+    fn cargo_args_are_rendered_in_fixed_order() {
+        let build = CargoBuild {
+            profile: Profile::Release,
+            bins: vec!["server".into()],
+            features: vec!["a".into(), "b".into()],
+            lock: LockMode {
+                locked: true,
+                offline: true,
+            },
+            ..CargoBuild::default()
+        };
+        assert_eq!(
+            build.args(),
+            [
+                "--release",
+                "--bin",
+                "server",
+                "--features",
+                "a,b",
+                "--frozen"
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_fills_what_the_command_line_left_open() {
+        let layer = Layer {
+            profile: Some("dist".into()),
+            features: Some(vec!["x".into()]),
+            bin: Some("srv".into()),
+            ..Layer::default()
+        };
+        let given = CargoBuild {
+            profile: Profile::Release,
+            ..CargoBuild::default()
+        };
+        let b = given.with_layer(&layer, true);
+        assert_eq!(b.profile, Profile::Release);
+        assert_eq!(b.features, ["x"]);
+        assert_eq!(b.bins, ["srv"]);
+        let b = CargoBuild::default().with_layer(&layer, false);
+        assert_eq!(b.profile, Profile::Named("dist".into()));
+    }
+}

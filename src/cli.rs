@@ -1,0 +1,110 @@
+//! The command line as the user typed it (clap definitions only). `commands/` resolves these
+//! into settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-gantry",
+    bin_name = "cargo gantry",
+    version,
+    about = "Put a Rust project into a small, secure container image with fast cached rebuilds"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a recipe: everything that decides how the project's dependencies compile.
+    Prepare(PrepareArgs),
+    /// Recreate the skeleton from a recipe in an empty directory and compile the dependencies.
+    Cook(CookArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Where to write the recipe (`-` for stdout).
+    #[arg(long, default_value = "recipe.json", value_name = "PATH")]
+    pub recipe_path: PathBuf,
+    /// Keep only what this binary needs (repeatable).
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bins: Vec<String>,
+    /// Keep only what this package needs (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CookArgs {
+    /// The recipe written by `cargo gantry prepare`.
+    #[arg(long, default_value = "recipe.json", value_name = "PATH")]
+    pub recipe_path: PathBuf,
+    /// Overwrite files that are in the way (cook normally runs in an empty directory).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// The cargo flags shared by `cook` and the real build: one definition, so they cannot drift.
+#[derive(Debug, Args, Default, Clone)]
+pub struct BuildArgs {
+    /// Build with the release profile.
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
+    /// Build with the named profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Build for the target triple.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Features to activate (space or comma separated, repeatable).
+    #[arg(short = 'F', long = "features", value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Package to build (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Binary to build (repeatable).
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bins: Vec<String>,
+    /// Build every workspace member.
+    #[arg(long)]
+    pub workspace: bool,
+    /// Build all targets (with tests, benches and examples).
+    #[arg(long, group = "target_selection")]
+    pub all_targets: bool,
+    /// Build the test targets.
+    #[arg(long, group = "target_selection")]
+    pub tests: bool,
+    /// Build the bench targets.
+    #[arg(long, group = "target_selection")]
+    pub benches: bool,
+    /// Build the examples.
+    #[arg(long, group = "target_selection")]
+    pub examples: bool,
+    /// Require Cargo.lock to be up to date.
+    #[arg(long)]
+    pub locked: bool,
+    /// Require Cargo.lock to be up to date and do not touch the network.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Do not touch the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}

@@ -1,0 +1,26 @@
+use std::path::Path;
+
+use cargo_gantry::settings::Profile;
+use cargo_gantry::skeleton::{self, CookOptions};
+use cargo_gantry::{Error, Result};
+
+use crate::cli::CookArgs;
+
+pub fn run(args: &CookArgs) -> Result<()> {
+    let dir = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
+    // Exactly the flags given: the real build is a plain `cargo build` with the same flags, so
+    // nothing hidden (metadata, environment) may change what cook compiles.
+    let build = super::cargo_build(&args.build, Profile::Dev);
+    let report = skeleton::cook(&CookOptions {
+        recipe_path: dir.join(&args.recipe_path),
+        dir,
+        build,
+        force: args.force,
+    })?;
+    eprintln!(
+        "      Cooked dependencies ({} skeleton files, {} placeholder units discarded)",
+        report.written.len(),
+        report.discarded_fingerprints
+    );
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary: runs the real `cargo-gantry` against small real projects.
+
+mod support;
+
+mod cook_layouts;
+mod cook_safety;
+mod recipe_stability;
