@@ -19,6 +19,7 @@ pub mod image;
 pub mod oci;
 pub mod process;
 pub mod project;
+pub mod publish;
 pub mod settings;
 pub mod skeleton;
 

@@ -1,1 +1,28 @@
 //! OCI image formats: digests, blobs, layers, image layouts, docker archives. No cargo knowledge.
+//!
+//! ```text
+//! LayerBuilder --finish--> Layer ─┐
+//!                                 ├─> Image --render--> Rendered (config + manifest JSON)
+//! layout::read / archive::read ───┘        |
+//!                                          ├─> layout::write   OCI image layout directory
+//!                                          └─> archive::write  docker archive (also an OCI layout)
+//! fsck::check: re-hash a layout and check every reference in it
+//! ```
+
+pub mod archive;
+pub mod blob;
+pub mod digest;
+pub mod fsck;
+pub mod image;
+pub mod layer;
+pub mod layout;
+pub mod platform;
+
+pub use blob::BlobSource;
+pub use digest::{Digest, HashingReader, HashingWriter};
+pub use image::{Image, Rendered};
+pub use layer::{Content, Layer, LayerBuilder};
+pub use platform::Platform;
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,189 @@
+//! Where a blob's bytes live, and writing blobs into a `blobs/sha256/` directory.
+//!
+//! Layers can be hundreds of megabytes, so they are never held in memory: a built layer lives in
+//! a temp file, a base-image layer stays where it was found (a layout's blob file, or a byte range
+//! inside a docker archive) and is only streamed when published.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::oci::digest::{Digest, HashingWriter};
+
+/// The bytes of one blob, readable any number of times.
+#[derive(Clone, Debug)]
+pub enum BlobSource {
+    /// `size` bytes starting at `offset` in a file we do not own: a blob in an OCI layout
+    /// (offset 0) or an entry inside a docker archive.
+    File { path: PathBuf, offset: u64 },
+    /// A temporary file we own; it is deleted when the last clone is dropped.
+    Temp(Arc<tempfile::TempPath>),
+}
+
+impl BlobSource {
+    /// A whole file, e.g. `blobs/sha256/<hex>` in a layout.
+    pub fn file(path: impl Into<PathBuf>) -> BlobSource {
+        BlobSource::File {
+            path: path.into(),
+            offset: 0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            BlobSource::File { path, .. } => path,
+            BlobSource::Temp(temp) => temp,
+        }
+    }
+
+    /// A reader over exactly the blob's `size` bytes; reading past a truncated file is an error
+    /// rather than a silently short blob.
+    pub fn open(&self, size: u64) -> Result<Box<dyn Read + Send>> {
+        let path = self.path();
+        let offset = match self {
+            BlobSource::File { offset, .. } => *offset,
+            BlobSource::Temp(_) => 0,
+        };
+        let mut file = File::open(path).map_err(|e| Error::io("open blob", path, e))?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| Error::io("seek in", path, e))?;
+        }
+        Ok(Box::new(ExactReader::new(file, size, path.to_owned())))
+    }
+}
+
+/// Yields exactly `remaining` bytes and fails if the source ends early. Tar headers and
+/// descriptors announce sizes up front, so a file that shrank must not produce a short entry.
+pub(crate) struct ExactReader<R> {
+    inner: R,
+    remaining: u64,
+    path: PathBuf,
+}
+
+impl<R: Read> ExactReader<R> {
+    pub(crate) fn new(inner: R, size: u64, path: PathBuf) -> Self {
+        ExactReader {
+            inner,
+            remaining: size,
+            path,
+        }
+    }
+}
+
+impl<R: Read> Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            let msg = format!(
+                "`{}` ended {} bytes early",
+                self.path.display(),
+                self.remaining
+            );
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Stream `content` into `dir/<hex>`: hashed while written to a temp file in `dir`, then renamed,
+/// so a blob file only ever exists complete and under its true digest. When `expected` is given
+/// a mismatch is an error (a corrupted base layer must not be published under its old name).
+pub(crate) fn write_blob(
+    dir: &Path,
+    mut content: impl Read,
+    expected: Option<&Digest>,
+) -> Result<(Digest, u64)> {
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-blob-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temp file in", dir, e))?;
+    let mut writer = HashingWriter::new(BufWriter::new(temp));
+    io::copy(&mut content, &mut writer).map_err(|e| {
+        Error::failure(format!("failed to write a blob in `{}`", dir.display())).caused_by(e)
+    })?;
+    let (buffered, digest, size) = writer.finish();
+    let temp = buffered
+        .into_inner()
+        .map_err(|e| Error::io("write to", dir, e.into_error()))?;
+    if let Some(expected) = expected.filter(|&want| *want != digest) {
+        return Err(Error::failure(format!(
+            "blob `{expected}` has the wrong content: its bytes hash to `{digest}`"
+        ))
+        .with_hint("the source image is corrupted; fetch or build it again"));
+    }
+    let dest = dir.join(digest.hex());
+    temp.persist(&dest)
+        .map_err(|e| Error::io("write blob", &dest, e.error))?;
+    Ok((digest, size))
+}
+
+/// Write small in-memory bytes (a config, a manifest) as a blob.
+pub(crate) fn write_bytes(dir: &Path, bytes: &[u8]) -> Result<Digest> {
+    let digest = Digest::of(bytes);
+    write_blob(dir, bytes, Some(&digest))?;
+    Ok(digest)
+}
+
+/// Write a whole small file (e.g. `index.json`) in `dir`, so `io::Write` errors carry the path.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|e| Error::io("create", path, e))?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io("write", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_is_stored_under_its_digest_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = write_bytes(dir.path(), b"some bytes").unwrap();
+        assert_eq!(digest, Digest::of(b"some bytes"));
+        let mut back = Vec::new();
+        BlobSource::file(dir.path().join(digest.hex()))
+            .open(10)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, b"some bytes");
+        // Only the blob remains: the temp file was renamed, not copied.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn wrong_expected_digest_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let wrong = Digest::of(b"other");
+        let err = write_blob(dir.path(), &b"bytes"[..], Some(&wrong)).unwrap_err();
+        assert!(err.message().contains(wrong.as_str()), "{}", err.message());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn reading_a_range_and_a_truncated_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let source = BlobSource::File { path, offset: 3 };
+        let mut out = String::new();
+        source.open(4).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "3456");
+        let err = source
+            .open(20)
+            .unwrap()
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

@@ -1,0 +1,264 @@
+//! `LayerBuilder`: entries in, one reproducible gzip-compressed tar layer out.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flate2::{Compression, GzBuilder};
+use oci_spec::image::MediaType;
+
+use super::{Content, Layer};
+use crate::error::{Error, Result};
+use crate::oci::blob::{BlobSource, ExactReader};
+use crate::oci::digest::HashingWriter;
+
+/// Pinned so that an upgrade of the default does not change every layer digest.
+const GZIP_LEVEL: u32 = 6;
+/// "Unknown" OS byte in the gzip header, instead of whatever the building machine is.
+const GZIP_OS_UNKNOWN: u8 = 255;
+/// Mode of parent directories the builder adds on its own.
+const PARENT_DIR_MODE: u32 = 0o755;
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Dir,
+    File(Content),
+    Symlink(String),
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    kind: Kind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+/// Collects entries, then writes them as one gzip-compressed tar layer.
+///
+/// Paths are given as in the image (`/usr/bin/app` or `usr/bin/app`). Adding methods never fail;
+/// the first problem (a bad path, a duplicate) is reported by `finish()`.
+#[derive(Debug)]
+pub struct LayerBuilder {
+    mtime: u64,
+    entries: BTreeMap<String, Entry>,
+    scratch_dir: Option<PathBuf>,
+    error: Option<Error>,
+}
+
+impl LayerBuilder {
+    /// `mtime` is stamped on every entry; pass `SOURCE_DATE_EPOCH` or 0, never "now".
+    pub fn new(mtime: u64) -> LayerBuilder {
+        LayerBuilder {
+            mtime,
+            entries: BTreeMap::new(),
+            scratch_dir: None,
+            error: None,
+        }
+    }
+
+    /// Where the compressed layer is written (default: the system temp dir). Pick a directory on
+    /// the same disk as the output when layers are big and `/tmp` is a small tmpfs.
+    pub fn scratch_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.scratch_dir = Some(dir.into());
+        self
+    }
+
+    pub fn dir(&mut self, path: &str, mode: u32) -> &mut Self {
+        self.add(path, Kind::Dir, mode)
+    }
+
+    pub fn file(&mut self, path: &str, mode: u32, content: impl Into<Content>) -> &mut Self {
+        self.add(path, Kind::File(content.into()), mode)
+    }
+
+    pub fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
+        self.add(path, Kind::Symlink(target.to_owned()), 0o777)
+    }
+
+    /// Set the owner of an entry added before (everything else is owned by 0:0), e.g. 65532 for
+    /// `/home/nonroot`.
+    pub fn chown(&mut self, path: &str, uid: u32, gid: u32) -> &mut Self {
+        match normalize(path).and_then(|key| {
+            self.entries.get_mut(&key).ok_or_else(|| {
+                Error::user(format!(
+                    "cannot chown `{path}`: it was not added to the layer"
+                ))
+            })
+        }) {
+            Ok(entry) => (entry.uid, entry.gid) = (uid, gid),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    fn add(&mut self, path: &str, kind: Kind, mode: u32) -> &mut Self {
+        let entry = Entry {
+            kind,
+            mode: mode & 0o7777,
+            uid: 0,
+            gid: 0,
+        };
+        match normalize(path) {
+            Ok(key) if self.entries.contains_key(&key) => {
+                self.fail(Error::user(format!("`{path}` is added to the layer twice")))
+            }
+            Ok(key) => drop(self.entries.insert(key, entry)),
+            Err(e) => self.fail(e),
+        }
+        self
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.error.get_or_insert(e);
+    }
+
+    /// Write the layer to a temp file and return it with its digests.
+    pub fn finish(mut self) -> Result<Layer> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let entries = with_parents(self.entries)?;
+        let temp = match &self.scratch_dir {
+            Some(dir) => tempfile::NamedTempFile::new_in(dir),
+            None => tempfile::NamedTempFile::new(),
+        }
+        .map_err(|e| Error::failure("failed to create a temp file for a layer").caused_by(e))?;
+        let (file, temp) = temp.into_parts();
+        let where_ = temp.to_path_buf();
+        let io_err = |e: std::io::Error| Error::io("write layer", &where_, e);
+
+        // tar -> hash (diff_id) -> gzip -> hash (digest) -> file
+        let blob = HashingWriter::new(BufWriter::new(file));
+        let gzip = GzBuilder::new()
+            .mtime(0)
+            .operating_system(GZIP_OS_UNKNOWN)
+            .write(blob, Compression::new(GZIP_LEVEL));
+        let mut tar = tar::Builder::new(HashingWriter::new(gzip));
+        for (path, entry) in &entries {
+            append(&mut tar, path, entry, self.mtime)?;
+        }
+        let (gzip, diff_id, _) = tar.into_inner().map_err(io_err)?.finish();
+        let (buffered, digest, size) = gzip.finish().map_err(io_err)?.finish();
+        buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let source = BlobSource::Temp(Arc::new(temp));
+        Ok(Layer {
+            digest,
+            size,
+            diff_id,
+            media_type: MediaType::ImageLayerGzip,
+            source,
+        })
+    }
+}
+
+/// `/a//b/./c/` -> `a/b/c`; `..` is refused so that no entry can point outside the root.
+fn normalize(path: &str) -> Result<String> {
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::user(format!(
+                    "layer path `{path}` must not contain `..`"
+                )));
+            }
+            _ => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return Err(Error::user(format!(
+            "layer path `{path}` names the root directory"
+        )));
+    }
+    Ok(parts.join("/"))
+}
+
+/// Add every missing ancestor as a root-owned 0755 directory, so extractors never invent their
+/// own (with their own modes and times).
+fn with_parents(mut entries: BTreeMap<String, Entry>) -> Result<BTreeMap<String, Entry>> {
+    let paths: Vec<String> = entries.keys().cloned().collect();
+    for path in &paths {
+        for (i, _) in path.match_indices('/') {
+            let parent = &path[..i];
+            match entries.get(parent) {
+                Some(Entry {
+                    kind: Kind::Dir, ..
+                }) => {}
+                Some(_) => {
+                    return Err(Error::user(format!(
+                        "cannot add `/{path}` to the layer: `/{parent}` is not a directory"
+                    )));
+                }
+                None => {
+                    let dir = Entry {
+                        kind: Kind::Dir,
+                        mode: PARENT_DIR_MODE,
+                        uid: 0,
+                        gid: 0,
+                    };
+                    entries.insert(parent.to_owned(), dir);
+                }
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// A GNU header with every field we do not set explicitly left zero: no user or group names,
+/// no device numbers. Shared with the docker archive writer.
+pub(crate) fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(mtime);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+fn append<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    entry: &Entry,
+    mtime: u64,
+) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        Error::failure(format!("failed to add `/{path}` to a layer")).caused_by(e)
+    };
+    let header = |kind, size| {
+        let mut h = header(kind, entry.mode, size, mtime);
+        h.set_uid(entry.uid.into());
+        h.set_gid(entry.gid.into());
+        h
+    };
+    match &entry.kind {
+        Kind::Dir => {
+            let mut h = header(tar::EntryType::Directory, 0);
+            tar.append_data(&mut h, format!("{path}/"), std::io::empty())
+                .map_err(fail)
+        }
+        Kind::Symlink(target) => {
+            let mut h = header(tar::EntryType::Symlink, 0);
+            tar.append_link(&mut h, path, target).map_err(fail)
+        }
+        Kind::File(Content::Bytes(bytes)) => {
+            let mut h = header(tar::EntryType::Regular, bytes.len() as u64);
+            tar.append_data(&mut h, path, bytes.as_slice())
+                .map_err(fail)
+        }
+        Kind::File(Content::Host(host)) => {
+            let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io("read", host, e))?
+                .len();
+            let mut h = header(tar::EntryType::Regular, len);
+            let data = ExactReader::new(file, len, host.clone());
+            tar.append_data(&mut h, path, data).map_err(fail)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! OCI image layout directories: `oci-layout`, `index.json`, `blobs/sha256/<hex>`.
+//!
+//! Writing never leaves a half-written layout behind: everything goes into a temp directory next
+//! to the destination, which is renamed into place at the end. An existing destination is only
+//! replaced when it is itself an OCI layout; anything else is the user's and is left alone.
+
+pub(crate) mod read;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{ImageIndex, MediaType};
+
+use crate::error::{Context, Error, Result};
+use crate::oci::blob::{self, write_blob, write_bytes};
+use crate::oci::image::{Image, Rendered, canonical_json};
+
+pub use read::{read, read_blob_json};
+
+/// The annotation naming an image inside a layout (`skopeo` `oci:DIR:NAME`, `umoci` `DIR:NAME`).
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The contents of the `oci-layout` marker file.
+pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// Write `image` as an OCI layout at `dest`, named `tag`, replacing an older layout there.
+pub fn write(dest: &Path, image: &Image, tag: &str) -> Result<Rendered> {
+    check_tag(tag)?;
+    check_replaceable(dest)?;
+    let parent = parent_dir(dest);
+    fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
+    let temp = tempfile::Builder::new()
+        .prefix(".gantry-layout-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io("create a temp directory in", &parent, e))?;
+    let rendered = write_into(temp.path(), image, tag)?;
+    // From here on the temp dir is complete; if renaming fails it is still cleaned up on drop.
+    replace(temp.path(), dest)?;
+    Ok(rendered)
+}
+
+/// Fill an empty directory with the layout of `image`.
+fn write_into(dir: &Path, image: &Image, tag: &str) -> Result<Rendered> {
+    let rendered = image.render()?;
+    let blobs = dir.join("blobs").join("sha256");
+    fs::create_dir_all(&blobs).map_err(|e| Error::io("create directory", &blobs, e))?;
+    // A layer can appear twice in one image (e.g. two identical empty layers); store it once.
+    let mut written = BTreeSet::new();
+    for layer in image.layers() {
+        if written.insert(layer.digest().clone()) {
+            write_blob(&blobs, layer.open()?, Some(layer.digest()))?;
+        }
+    }
+    write_bytes(&blobs, &rendered.config)?;
+    write_bytes(&blobs, &rendered.manifest)?;
+    let index = index_json(&rendered, tag, &[])?;
+    blob::write_file(&dir.join("index.json"), &index)?;
+    blob::write_file(&dir.join("oci-layout"), OCI_LAYOUT)?;
+    Ok(rendered)
+}
+
+/// `index.json` pointing at the manifest, annotated with `REF_NAME` = `tag` and `extra`.
+pub(crate) fn index_json(
+    rendered: &Rendered,
+    tag: &str,
+    extra: &[(&str, &str)],
+) -> Result<Vec<u8>> {
+    check_tag(tag)?;
+    let mut annotations = HashMap::from([(REF_NAME.to_owned(), tag.to_owned())]);
+    annotations.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut descriptor = rendered.manifest_descriptor();
+    descriptor.set_annotations(Some(annotations));
+    let mut index = ImageIndex::default();
+    index
+        .set_media_type(Some(MediaType::ImageIndex))
+        .set_manifests(vec![descriptor]);
+    canonical_json(&index)
+}
+
+/// Checked before any blob is written, so a typo does not cost a copy of every layer.
+pub(crate) fn check_tag(tag: &str) -> Result<()> {
+    if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::user(format!("invalid image tag `{tag}`"))
+            .with_hint("a tag is a name like `latest` or `myapp:1.0`, without spaces"));
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Refuse to replace anything that is not an OCI layout: it could be a user's source tree.
+fn check_replaceable(dest: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("inspect", dest, e)),
+        Ok(meta) => meta,
+    };
+    if meta.is_dir() && dest.join("oci-layout").is_file() {
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "refusing to replace `{}`: it exists and is not an OCI image layout",
+        dest.display()
+    ))
+    .with_hint("choose another output path, or move the existing one away yourself"))
+}
+
+/// Move `new` to `dest`. An old layout at `dest` is first moved aside (rename cannot replace a
+/// non-empty directory), then deleted; if the second rename fails the old one is put back.
+fn replace(new: &Path, dest: &Path) -> Result<()> {
+    let rename = |from: &Path, to: &Path| {
+        fs::rename(from, to).map_err(|e| Error::io("move the new layout to", to, e))
+    };
+    if fs::symlink_metadata(dest).is_err() {
+        return rename(new, dest);
+    }
+    let aside = tempfile::Builder::new()
+        .prefix(".gantry-old-")
+        .tempdir_in(parent_dir(dest))
+        .map_err(|e| Error::io("create a temp directory next to", dest, e))?;
+    let old = aside.path().join("layout");
+    fs::rename(dest, &old).map_err(|e| Error::io("move aside the old layout", dest, e))?;
+    if let Err(e) = rename(new, dest) {
+        fs::rename(&old, dest).context(|| format!("failed to restore `{}`", dest.display()))?;
+        return Err(e);
+    }
+    // `aside` (with the old layout inside) is removed when it goes out of scope.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+//! Publishing an `oci::Image` somewhere. Every destination implements one small trait; `Multi`
+//! writes to several like `tee`. A registry push is one more implementation of the same trait.
+
+mod docker_archive;
+mod docker_load;
+mod multi;
+mod oci_layout;
+
+use std::fmt;
+
+use crate::error::Result;
+use crate::oci::{Digest, Image};
+
+pub use docker_archive::DockerArchive;
+pub use docker_load::DockerLoad;
+pub use multi::Multi;
+pub use oci_layout::OciLayout;
+
+/// A destination for images.
+pub trait Publisher {
+    fn publish(&self, image: &Image) -> Result<Published>;
+}
+
+/// Where an image went: its manifest digest and how to refer to it at each destination
+/// (`oci:DIR:TAG`, `docker-archive:FILE:TAG`, `docker-daemon:TAG` — skopeo's transport syntax).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub digest: Digest,
+    pub references: Vec<String>,
+}
+
+impl fmt::Display for Published {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.digest)?;
+        for reference in &self.references {
+            write!(f, " {reference}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes nowhere; only computes the digest (`--dry-run`, or to print what would be pushed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DigestOnly;
+
+impl Publisher for DigestOnly {
+    fn publish(&self, image: &Image) -> Result<Published> {
+        Ok(Published {
+            digest: image.digest()?,
+            references: Vec::new(),
+        })
+    }
+}
+
+impl<P: Publisher + ?Sized> Publisher for Box<P> {
+    fn publish(&self, image: &Image) -> Result<Published> {
+        (**self).publish(image)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! Publish to an OCI image layout directory.
+
+use std::path::PathBuf;
+
+use super::{Published, Publisher};
+use crate::error::Result;
+use crate::oci::{Image, layout};
+
+/// Writes (or replaces) the OCI layout `dir`, naming the image `tag`.
+#[derive(Clone, Debug)]
+pub struct OciLayout {
+    pub dir: PathBuf,
+    pub tag: String,
+}
+
+impl Publisher for OciLayout {
+    fn publish(&self, image: &Image) -> Result<Published> {
+        let rendered = layout::write(&self.dir, image, &self.tag)?;
+        let reference = format!("oci:{}:{}", self.dir.display(), self.tag);
+        Ok(Published {
+            digest: rendered.manifest_digest,
+            references: vec![reference],
+        })
+    }
+}
