@@ -16,6 +16,7 @@
 
 pub mod error;
 pub mod image;
+pub mod plan;
 pub mod oci;
 pub mod process;
 pub mod project;

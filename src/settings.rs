@@ -324,6 +324,41 @@ impl CargoBuild {
     }
 }
 
+/// The default user of images: distroless's `nonroot`, never root.
+pub const NONROOT: &str = "65532:65532";
+
+/// What goes into the runtime image besides the binary, from the merged layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSettings {
+    /// `auto`, `scratch`, `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    pub base: String,
+    pub tag: Option<String>,
+    pub user: String,
+    pub workdir: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub expose: Vec<u16>,
+    pub labels: BTreeMap<String, String>,
+    /// `HOST[:IMAGE]` paths (relative to the package directory) copied into the image.
+    pub extra_files: Vec<String>,
+    pub tzdata: bool,
+}
+
+impl ImageSettings {
+    pub fn from_layer(layer: &Layer) -> ImageSettings {
+        ImageSettings {
+            base: layer.base.clone().unwrap_or_else(|| "auto".to_owned()),
+            tag: layer.tag.clone(),
+            user: layer.user.clone().unwrap_or_else(|| NONROOT.to_owned()),
+            workdir: layer.workdir.clone(),
+            env: layer.env.clone().unwrap_or_default(),
+            expose: layer.expose.clone().unwrap_or_default(),
+            labels: layer.labels.clone().unwrap_or_default(),
+            extra_files: layer.extra_files.clone().unwrap_or_default(),
+            tzdata: layer.tzdata.unwrap_or(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install and start what the test suite needs, when it is missing: the Docker engine (Debian's
+# docker.io, used through /usr/bin/docker with BuildKit), the local stand-ins for the base images
+# (../shared/docker/make-local-images.sh; nothing can be pulled here), the OCI validators (skopeo,
+# umoci, crun), the distribution registry and htpasswd for the registry tests, and the C libraries
+# the ELF tests link against. Idempotent: a second run takes about a second.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+log() { printf '[test-env] %s\n' "$*" >&2; }
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /usr/bin/docker ] || need+=(docker.io)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v umoci >/dev/null || need+=(umoci)
+command -v crun >/dev/null || need+=(crun)
+command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v git >/dev/null || need+=(git)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The registry package starts a system service on install; the tests run their own instances.
+systemctl disable --now docker-registry >/dev/null 2>&1 || true
+pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry' 2>/dev/null || true
+
+if ! /usr/bin/docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  (nohup dockerd >/var/log/gantry-dockerd.log 2>&1 &)
+  for _ in $(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && break; sleep 1; done
+  /usr/bin/docker info >/dev/null 2>&1 || { tail -20 /var/log/gantry-dockerd.log >&2; exit 1; }
+fi
+
+images=$here/../shared/docker/make-local-images.sh
+if [ -f "$images" ]; then
+  log "making local base images (first run: about 5 minutes)"
+  bash "$images" 2>&1 | grep -vE '^(debian|rust|rustlang|gcr)' >&2 || { log "make-local-images.sh failed"; exit 1; }
+else
+  log "no $images: the Docker tests need the local base images"; exit 1
+fi
+log "ready"

@@ -1,0 +1,245 @@
+//! Assemble the runtime image for one built binary: base layers (if any) | runtime files and the
+//! exact shared libraries the binary links | the application. A code change touches only the
+//! last, small layer.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::image::elf::{ElfInfo, Linking};
+use crate::image::ldso::{self, FsEntry};
+use crate::oci::{Image, LayerBuilder, Platform};
+use crate::settings::ImageSettings;
+
+/// Where the binary lives in the image.
+pub const APP_DIR: &str = "/usr/local/bin";
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What the image starts from.
+pub enum Base {
+    /// Nothing but what the binary needs, taken from this machine (`--base auto`).
+    Auto,
+    /// Nothing at all: the binary must be static (`--base scratch`).
+    Scratch,
+    /// An existing image, unpacked at `root` so the binary's needs can be checked against it.
+    Image { image: Image, root: PathBuf, reference: String },
+}
+
+pub struct Inputs<'a> {
+    pub binary: &'a Path,
+    pub bin: &'a str,
+    pub settings: &'a ImageSettings,
+    pub labels: &'a BTreeMap<String, String>,
+    pub base: &'a Base,
+    /// Seconds since the epoch for every timestamp (SOURCE_DATE_EPOCH, or 0).
+    pub created: u64,
+    /// Host files to add, by their path in the image.
+    pub extra_files: &'a [(PathBuf, String)],
+}
+
+/// What the build found out, for progress lines and the JSON summary.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub linking: Linking,
+    pub libraries: Vec<String>,
+    pub max_glibc: Option<String>,
+}
+
+pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
+    let elf = ElfInfo::read(inp.binary)?;
+    let arch = elf.abi.oci_architecture().ok_or_else(|| {
+        Error::user(format!("`{}` is built for an architecture OCI has no name for", inp.binary.display()))
+    })?;
+    let platform = Platform::parse(&format!("linux/{arch}"))?;
+    let dynamic = elf.linking == Linking::Dynamic;
+    let mut summary = Summary {
+        linking: elf.linking,
+        libraries: Vec::new(),
+        max_glibc: elf.max_required_glibc().map(|v| v.to_string()),
+    };
+    let entrypoint = format!("{APP_DIR}/{}", inp.bin);
+
+    let mut image = match inp.base {
+        Base::Image { image, root, reference } => {
+            let resolution = ldso::resolve(root, inp.binary).map_err(|e| {
+                Error::user(format!("the base `{reference}` cannot run `{}`", inp.bin))
+                    .caused_by(e)
+                    .with_hint("pick a base with the libraries the binary links, or use --base auto")
+            })?;
+            if dynamic {
+                let provided = ldso::provided_glibc_versions(root, &elf.abi)?;
+                let required = elf.required_glibc_versions();
+                ldso::check_glibc(inp.bin, &required, provided.as_ref())?;
+            }
+            summary.libraries = resolution.libraries.iter().map(|l| l.soname.clone()).collect();
+            image.clone()
+        }
+        Base::Scratch => {
+            if dynamic {
+                return Err(Error::user(format!(
+                    "`{}` is dynamically linked, and a scratch image has no loader or libraries",
+                    inp.bin
+                ))
+                .with_hint("use --base auto (the default), or build a static binary (+crt-static)"));
+            }
+            Image::new(&platform)
+        }
+        Base::Auto => {
+            let mut image = Image::new(&platform);
+            let mut layer = LayerBuilder::new(inp.created);
+            system_files(&mut layer, inp.settings.tzdata)?;
+            if dynamic {
+                let resolution = ldso::resolve(Path::new("/"), inp.binary)?;
+                for entry in resolution.entries() {
+                    add_entry(&mut layer, entry)?;
+                }
+                let extra: Vec<String> =
+                    resolution.library_path().iter().map(|p| p.display().to_string()).collect();
+                if !extra.is_empty() {
+                    image_env(&mut image, "LD_LIBRARY_PATH", &extra.join(":"));
+                }
+                summary.libraries = resolution.libraries.iter().map(|l| l.soname.clone()).collect();
+            }
+            let what = if dynamic { "runtime files and shared libraries" } else { "runtime files" };
+            image.push_layer(layer.finish()?, &format!("gantry: {what}"));
+            image_env(&mut image, "SSL_CERT_FILE", CA_BUNDLE);
+            image
+        }
+    };
+
+    let mut app = LayerBuilder::new(inp.created);
+    app.file(&entrypoint, 0o755, inp.binary);
+    for (host, in_image) in inp.extra_files {
+        add_host_path(&mut app, host, in_image)?;
+    }
+    image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
+
+    configure(&mut image, inp, &entrypoint);
+    Ok((image, summary))
+}
+
+fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
+    if !has_env(image, "PATH") {
+        image_env(image, "PATH", PATH);
+    }
+    for (k, v) in &inp.settings.env {
+        image_env(image, k, v);
+    }
+    let workdir = inp.settings.workdir.clone().or_else(|| {
+        matches!(inp.base, Base::Auto).then(|| "/home/nonroot".to_owned())
+    });
+    let rt = image.runtime();
+    rt.set_entrypoint(Some(vec![entrypoint.to_owned()]));
+    rt.set_cmd(None);
+    rt.set_user(Some(inp.settings.user.clone()));
+    if let Some(w) = workdir {
+        rt.set_working_dir(Some(w));
+    }
+    if !inp.settings.expose.is_empty() {
+        let ports = inp.settings.expose.iter().map(|p| format!("{p}/tcp")).collect();
+        rt.set_exposed_ports(Some(ports));
+    }
+    let mut labels = rt.labels().clone().unwrap_or_default();
+    let created = crate::oci::image::rfc3339(inp.created);
+    labels.extend(inp.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    labels.insert("org.opencontainers.image.created".into(), created);
+    rt.set_labels(Some(labels.clone()));
+    image.set_created(inp.created);
+    for (k, v) in labels {
+        image.annotate(k, v);
+    }
+}
+
+fn has_env(image: &mut Image, key: &str) -> bool {
+    let prefix = format!("{key}=");
+    image.runtime().env().iter().flatten().any(|e| e.starts_with(&prefix))
+}
+
+/// Set `key=value`, replacing an earlier value (a base image's, say).
+fn image_env(image: &mut Image, key: &str, value: &str) {
+    let rt = image.runtime();
+    let prefix = format!("{key}=");
+    let mut env: Vec<String> =
+        rt.env().clone().unwrap_or_default().into_iter().filter(|e| !e.starts_with(&prefix)).collect();
+    env.push(format!("{key}={value}"));
+    rt.set_env(Some(env));
+}
+
+/// What every program expects to find, as distroless provides it: CA certificates, users root and
+/// nonroot (65532) for a numeric USER to have a name and a home, name service order, /tmp.
+fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
+    let ca = Path::new(CA_BUNDLE);
+    if !ca.is_file() {
+        return Err(Error::user(format!("no CA certificate bundle at `{CA_BUNDLE}` on this machine"))
+            .with_hint("install the `ca-certificates` package"));
+    }
+    layer.file(CA_BUNDLE, 0o644, ca);
+    layer.file(
+        "/etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+            .as_slice(),
+    );
+    layer.file("/etc/group", 0o644, b"root:x:0:\nnonroot:x:65532:\n".as_slice());
+    layer.file("/etc/nsswitch.conf", 0o644, b"passwd: files\ngroup: files\nhosts: files dns\n".as_slice());
+    layer.dir("/tmp", 0o1777);
+    layer.dir("/root", 0o700);
+    layer.dir("/home/nonroot", 0o700);
+    layer.chown("/home/nonroot", 65532, 65532);
+    if tzdata {
+        let zoneinfo = Path::new("/usr/share/zoneinfo");
+        if !zoneinfo.is_dir() {
+            return Err(Error::user("tzdata was asked for, but `/usr/share/zoneinfo` does not exist here")
+                .with_hint("install the `tzdata` package"));
+        }
+        add_host_path(layer, zoneinfo, "/usr/share/zoneinfo")?;
+    }
+    Ok(())
+}
+
+fn add_entry(layer: &mut LayerBuilder, entry: &FsEntry) -> Result<()> {
+    match entry {
+        FsEntry::Dir { path } => {
+            layer.dir(&path.to_string_lossy(), 0o755);
+        }
+        FsEntry::Symlink { path, target } => {
+            layer.symlink(&path.to_string_lossy(), &target.to_string_lossy());
+        }
+        FsEntry::File { path, source } => {
+            layer.file(&path.to_string_lossy(), mode_of(source)?, source.as_path());
+        }
+    }
+    Ok(())
+}
+
+/// A host file or directory tree, at `in_image`. Symlinks are kept as symlinks.
+fn add_host_path(layer: &mut LayerBuilder, host: &Path, in_image: &str) -> Result<()> {
+    let meta = std::fs::symlink_metadata(host).map_err(|e| Error::io("read", host, e))?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(host).map_err(|e| Error::io("read", host, e))?;
+        layer.symlink(in_image, &target.to_string_lossy());
+    } else if meta.is_dir() {
+        layer.dir(in_image, 0o755);
+        let mut entries: Vec<_> = std::fs::read_dir(host)
+            .map_err(|e| Error::io("read", host, e))?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        entries.sort();
+        for name in entries {
+            let child = format!("{}/{}", in_image.trim_end_matches('/'), name.to_string_lossy());
+            add_host_path(layer, &host.join(&name), &child)?;
+        }
+    } else {
+        layer.file(in_image, mode_of(host)?, host);
+    }
+    Ok(())
+}
+
+/// Only whether the file is executable survives: 0755 or 0644, never the host's other bits.
+fn mode_of(path: &Path) -> Result<u32> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
+    Ok(if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 })
+}
