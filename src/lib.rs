@@ -16,8 +16,8 @@
 
 pub mod error;
 pub mod image;
-pub mod plan;
 pub mod oci;
+pub mod plan;
 pub mod process;
 pub mod project;
 pub mod publish;

@@ -36,14 +36,21 @@ pub fn plan(project: &Project, req: Request<'_>) -> Result<Plan> {
     // The binary may be named on the command line, in the environment or in workspace metadata.
     let ws_layer = req.layer.clone().or(project.settings.clone());
     let (pkg, bin) = select_bin(project, &req.cargo, &ws_layer)?;
-    let layer = req.layer.clone().or(pkg.settings.clone()).or(project.settings.clone());
+    let layer = req
+        .layer
+        .clone()
+        .or(pkg.settings.clone())
+        .or(project.settings.clone());
     let mut cargo = req.cargo.with_layer(&layer, req.profile_given);
     cargo.bins = vec![bin.clone()];
     cargo.packages = vec![pkg.name.clone()];
     let image = ImageSettings::from_layer(&layer);
     let mut labels = metadata_labels(pkg);
     labels.extend(image.labels.clone());
-    let tag = image.tag.clone().unwrap_or_else(|| format!("{bin}:{}", pkg.version));
+    let tag = image
+        .tag
+        .clone()
+        .unwrap_or_else(|| format!("{bin}:{}", pkg.version));
     Ok(Plan {
         package: pkg.name.clone(),
         package_dir: pkg.dir.clone(),
@@ -68,8 +75,11 @@ pub fn select_bin<'p>(
         (bins, _) => bins.to_vec(),
     };
     if bins.len() > 1 {
-        return Err(Error::user(format!("an image holds one binary, but {} were named", bins.len()))
-            .with_hint("pass one --bin NAME"));
+        return Err(Error::user(format!(
+            "an image holds one binary, but {} were named",
+            bins.len()
+        ))
+        .with_hint("pass one --bin NAME"));
     }
     if let Some(bin) = bins.first() {
         let pkg = project.package_of_bin(bin).ok_or_else(|| {
@@ -86,12 +96,19 @@ pub fn select_bin<'p>(
         let pkg = project.members().find(|p| &p.name == name).ok_or_else(|| {
             Error::user(format!("no package `{name}` in this workspace")).with_hint(format!(
                 "the members are: {}",
-                project.members().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ")
+                project
+                    .members()
+                    .map(|p| format!("`{}`", p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         vec![pkg]
     } else if let Some(defaults) = &project.default_members {
-        project.members().filter(|p| defaults.contains(&p.dir)).collect()
+        project
+            .members()
+            .filter(|p| defaults.contains(&p.dir))
+            .collect()
     } else {
         project.members().collect()
     };
@@ -101,21 +118,30 @@ pub fn select_bin<'p>(
         .collect();
     match &found[..] {
         [one] => Ok(one.clone()),
-        [] => Err(Error::user("there is no binary to put in an image").with_hint(
-            "add a [[bin]] target (or src/main.rs), or pick the package with -p",
-        )),
+        [] => Err(Error::user("there is no binary to put in an image")
+            .with_hint("add a [[bin]] target (or src/main.rs), or pick the package with -p")),
         many => Err(Error::user(format!(
             "there are {} binaries: {}",
             many.len(),
-            many.iter().map(|(_, b)| format!("`{b}`")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|(_, b)| format!("`{b}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .with_hint("pass --bin NAME, or set `bin = \"NAME\"` in [workspace.metadata.gantry]")),
     }
 }
 
 fn names<'a>(pkgs: impl Iterator<Item = &'a LocalPackage>) -> String {
-    let all: Vec<String> = pkgs.flat_map(|p| p.bins()).map(|t| format!("`{}`", t.name)).collect();
-    if all.is_empty() { "(none)".to_owned() } else { all.join(", ") }
+    let all: Vec<String> = pkgs
+        .flat_map(|p| p.bins())
+        .map(|t| format!("`{}`", t.name))
+        .collect();
+    if all.is_empty() {
+        "(none)".to_owned()
+    } else {
+        all.join(", ")
+    }
 }
 
 /// The standard OCI labels that Cargo metadata can fill.

@@ -4,4 +4,5 @@ mod support;
 
 mod cook_layouts;
 mod cook_safety;
+mod oci;
 mod recipe_stability;
