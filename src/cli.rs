@@ -23,6 +23,42 @@ pub enum Command {
     Prepare(PrepareArgs),
     /// Recreate the skeleton from a recipe in an empty directory and compile the dependencies.
     Cook(CookArgs),
+    /// Build an OCI image of one binary without a Docker daemon.
+    Build(ImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What the image starts from: `auto` (only what the binary needs, from this machine),
+    /// `scratch`, `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    /// The image name and tag for outputs that carry one (default: `BIN:VERSION`).
+    #[arg(long, value_name = "NAME:TAG")]
+    pub tag: Option<String>,
+    /// Write an OCI image layout directory.
+    #[arg(long, value_name = "DIR")]
+    pub oci_layout: Option<PathBuf>,
+    /// Write a docker archive (`docker load -i FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub docker_archive: Option<PathBuf>,
+    /// Load the image into the local Docker engine.
+    #[arg(long)]
+    pub load: bool,
+    /// `human` (default) or `json`: a machine-readable summary on stdout.
+    #[arg(long, value_name = "FMT", default_value = "human")]
+    pub message_format: MessageFormat,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -107,4 +143,11 @@ pub struct BuildArgs {
     /// Directory for all generated artifacts.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
+}
+
+impl BuildArgs {
+    /// Whether any of --all-targets, --tests, --benches, --examples was given.
+    pub fn targets_selected(&self) -> bool {
+        self.all_targets || self.tests || self.benches || self.examples
+    }
 }

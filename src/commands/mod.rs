@@ -1,5 +1,6 @@
 //! Thin commands: turn what the user typed into settings, call the library, print the result.
 
+pub mod build;
 pub mod cook;
 pub mod prepare;
 
@@ -42,4 +43,9 @@ pub fn cargo_build(args: &BuildArgs, default_profile: Profile) -> CargoBuild {
         },
         target_dir: args.target_dir.clone(),
     }
+}
+
+/// Whether the user chose a profile on the command line.
+pub fn profile_given(args: &BuildArgs) -> bool {
+    args.release || args.profile.is_some()
 }

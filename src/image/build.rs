@@ -24,7 +24,11 @@ pub enum Base {
     /// Nothing at all: the binary must be static (`--base scratch`).
     Scratch,
     /// An existing image, unpacked at `root` so the binary's needs can be checked against it.
-    Image { image: Image, root: PathBuf, reference: String },
+    Image {
+        image: Image,
+        root: PathBuf,
+        reference: String,
+    },
 }
 
 pub struct Inputs<'a> {
@@ -50,7 +54,10 @@ pub struct Summary {
 pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     let elf = ElfInfo::read(inp.binary)?;
     let arch = elf.abi.oci_architecture().ok_or_else(|| {
-        Error::user(format!("`{}` is built for an architecture OCI has no name for", inp.binary.display()))
+        Error::user(format!(
+            "`{}` is built for an architecture OCI has no name for",
+            inp.binary.display()
+        ))
     })?;
     let platform = Platform::parse(&format!("linux/{arch}"))?;
     let dynamic = elf.linking == Linking::Dynamic;
@@ -62,18 +69,28 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     let entrypoint = format!("{APP_DIR}/{}", inp.bin);
 
     let mut image = match inp.base {
-        Base::Image { image, root, reference } => {
+        Base::Image {
+            image,
+            root,
+            reference,
+        } => {
             let resolution = ldso::resolve(root, inp.binary).map_err(|e| {
                 Error::user(format!("the base `{reference}` cannot run `{}`", inp.bin))
                     .caused_by(e)
-                    .with_hint("pick a base with the libraries the binary links, or use --base auto")
+                    .with_hint(
+                        "pick a base with the libraries the binary links, or use --base auto",
+                    )
             })?;
             if dynamic {
                 let provided = ldso::provided_glibc_versions(root, &elf.abi)?;
                 let required = elf.required_glibc_versions();
                 ldso::check_glibc(inp.bin, &required, provided.as_ref())?;
             }
-            summary.libraries = resolution.libraries.iter().map(|l| l.soname.clone()).collect();
+            summary.libraries = resolution
+                .libraries
+                .iter()
+                .map(|l| l.soname.clone())
+                .collect();
             image.clone()
         }
         Base::Scratch => {
@@ -82,7 +99,9 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
                     "`{}` is dynamically linked, and a scratch image has no loader or libraries",
                     inp.bin
                 ))
-                .with_hint("use --base auto (the default), or build a static binary (+crt-static)"));
+                .with_hint(
+                    "use --base auto (the default), or build a static binary (+crt-static)",
+                ));
             }
             Image::new(&platform)
         }
@@ -95,14 +114,25 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
                 for entry in resolution.entries() {
                     add_entry(&mut layer, entry)?;
                 }
-                let extra: Vec<String> =
-                    resolution.library_path().iter().map(|p| p.display().to_string()).collect();
+                let extra: Vec<String> = resolution
+                    .library_path()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
                 if !extra.is_empty() {
                     image_env(&mut image, "LD_LIBRARY_PATH", &extra.join(":"));
                 }
-                summary.libraries = resolution.libraries.iter().map(|l| l.soname.clone()).collect();
+                summary.libraries = resolution
+                    .libraries
+                    .iter()
+                    .map(|l| l.soname.clone())
+                    .collect();
             }
-            let what = if dynamic { "runtime files and shared libraries" } else { "runtime files" };
+            let what = if dynamic {
+                "runtime files and shared libraries"
+            } else {
+                "runtime files"
+            };
             image.push_layer(layer.finish()?, &format!("gantry: {what}"));
             image_env(&mut image, "SSL_CERT_FILE", CA_BUNDLE);
             image
@@ -127,9 +157,11 @@ fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
     for (k, v) in &inp.settings.env {
         image_env(image, k, v);
     }
-    let workdir = inp.settings.workdir.clone().or_else(|| {
-        matches!(inp.base, Base::Auto).then(|| "/home/nonroot".to_owned())
-    });
+    let workdir = inp
+        .settings
+        .workdir
+        .clone()
+        .or_else(|| matches!(inp.base, Base::Auto).then(|| "/home/nonroot".to_owned()));
     let rt = image.runtime();
     rt.set_entrypoint(Some(vec![entrypoint.to_owned()]));
     rt.set_cmd(None);
@@ -138,7 +170,12 @@ fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
         rt.set_working_dir(Some(w));
     }
     if !inp.settings.expose.is_empty() {
-        let ports = inp.settings.expose.iter().map(|p| format!("{p}/tcp")).collect();
+        let ports = inp
+            .settings
+            .expose
+            .iter()
+            .map(|p| format!("{p}/tcp"))
+            .collect();
         rt.set_exposed_ports(Some(ports));
     }
     let mut labels = rt.labels().clone().unwrap_or_default();
@@ -154,15 +191,25 @@ fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
 
 fn has_env(image: &mut Image, key: &str) -> bool {
     let prefix = format!("{key}=");
-    image.runtime().env().iter().flatten().any(|e| e.starts_with(&prefix))
+    image
+        .runtime()
+        .env()
+        .iter()
+        .flatten()
+        .any(|e| e.starts_with(&prefix))
 }
 
 /// Set `key=value`, replacing an earlier value (a base image's, say).
 fn image_env(image: &mut Image, key: &str, value: &str) {
     let rt = image.runtime();
     let prefix = format!("{key}=");
-    let mut env: Vec<String> =
-        rt.env().clone().unwrap_or_default().into_iter().filter(|e| !e.starts_with(&prefix)).collect();
+    let mut env: Vec<String> = rt
+        .env()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| !e.starts_with(&prefix))
+        .collect();
     env.push(format!("{key}={value}"));
     rt.set_env(Some(env));
 }
@@ -172,8 +219,10 @@ fn image_env(image: &mut Image, key: &str, value: &str) {
 fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
     let ca = Path::new(CA_BUNDLE);
     if !ca.is_file() {
-        return Err(Error::user(format!("no CA certificate bundle at `{CA_BUNDLE}` on this machine"))
-            .with_hint("install the `ca-certificates` package"));
+        return Err(Error::user(format!(
+            "no CA certificate bundle at `{CA_BUNDLE}` on this machine"
+        ))
+        .with_hint("install the `ca-certificates` package"));
     }
     layer.file(CA_BUNDLE, 0o644, ca);
     layer.file(
@@ -182,8 +231,16 @@ fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
         b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
             .as_slice(),
     );
-    layer.file("/etc/group", 0o644, b"root:x:0:\nnonroot:x:65532:\n".as_slice());
-    layer.file("/etc/nsswitch.conf", 0o644, b"passwd: files\ngroup: files\nhosts: files dns\n".as_slice());
+    layer.file(
+        "/etc/group",
+        0o644,
+        b"root:x:0:\nnonroot:x:65532:\n".as_slice(),
+    );
+    layer.file(
+        "/etc/nsswitch.conf",
+        0o644,
+        b"passwd: files\ngroup: files\nhosts: files dns\n".as_slice(),
+    );
     layer.dir("/tmp", 0o1777);
     layer.dir("/root", 0o700);
     layer.dir("/home/nonroot", 0o700);
@@ -191,8 +248,10 @@ fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
     if tzdata {
         let zoneinfo = Path::new("/usr/share/zoneinfo");
         if !zoneinfo.is_dir() {
-            return Err(Error::user("tzdata was asked for, but `/usr/share/zoneinfo` does not exist here")
-                .with_hint("install the `tzdata` package"));
+            return Err(Error::user(
+                "tzdata was asked for, but `/usr/share/zoneinfo` does not exist here",
+            )
+            .with_hint("install the `tzdata` package"));
         }
         add_host_path(layer, zoneinfo, "/usr/share/zoneinfo")?;
     }
@@ -229,7 +288,11 @@ fn add_host_path(layer: &mut LayerBuilder, host: &Path, in_image: &str) -> Resul
             .collect();
         entries.sort();
         for name in entries {
-            let child = format!("{}/{}", in_image.trim_end_matches('/'), name.to_string_lossy());
+            let child = format!(
+                "{}/{}",
+                in_image.trim_end_matches('/'),
+                name.to_string_lossy()
+            );
             add_host_path(layer, &host.join(&name), &child)?;
         }
     } else {
@@ -241,5 +304,9 @@ fn add_host_path(layer: &mut LayerBuilder, host: &Path, in_image: &str) -> Resul
 /// Only whether the file is executable survives: 0755 or 0644, never the host's other bits.
 fn mode_of(path: &Path) -> Result<u32> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    Ok(if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 })
+    Ok(if meta.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    })
 }

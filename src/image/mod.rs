@@ -1,4 +1,11 @@
 //! Assemble a runtime image from a built binary: ELF analysis, runtime libraries, layers.
 
+pub mod base;
+pub mod build;
+pub mod compile;
 pub mod elf;
 pub mod ldso;
+
+pub use base::BaseSpec;
+pub use build::{Base, Inputs, Summary, build};
+pub use compile::{Built, compile};

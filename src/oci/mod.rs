@@ -17,6 +17,7 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod platform;
+pub mod unpack;
 
 pub use blob::BlobSource;
 pub use digest::{Digest, HashingReader, HashingWriter};

@@ -15,7 +15,7 @@ use cargo_metadata::{Metadata, MetadataCommand, TargetKind};
 use crate::error::{Error, Result};
 use crate::settings::Layer;
 
-pub use paths::{join_rel, relative_path};
+pub use paths::{join_rel, normalize, relative_path};
 
 /// A file of the project kept verbatim (toolchain file, cargo config).
 #[derive(Debug, Clone, PartialEq, Eq)]

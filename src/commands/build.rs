@@ -1,0 +1,164 @@
+use std::path::{Path, PathBuf};
+
+use cargo_gantry::image::{self, BaseSpec, Inputs};
+use cargo_gantry::oci::Platform;
+use cargo_gantry::plan::{self, Plan, Request};
+use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher};
+use cargo_gantry::settings::{Layer, Profile, TargetSelection, env};
+use cargo_gantry::{Error, Result, project};
+
+use crate::cli::{ImageArgs, MessageFormat};
+
+pub fn run(args: &ImageArgs) -> Result<()> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
+    if args.build.workspace || args.build.targets_selected() {
+        return Err(
+            Error::user("`cargo gantry build` puts one binary in an image").with_hint(
+                "drop --workspace/--all-targets/--tests/--benches/--examples; pick it with --bin",
+            ),
+        );
+    }
+    let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
+    let cli = Layer {
+        base: args.base.clone(),
+        tag: args.tag.clone(),
+        ..Layer::default()
+    };
+    let layer = cli.or(Layer::from_process_env()?);
+    let cargo = super::cargo_build(&args.build, Profile::Release);
+    let plan = plan::plan(
+        &project,
+        Request {
+            layer: &layer,
+            cargo,
+            profile_given: super::profile_given(&args.build),
+        },
+    )?;
+    debug_assert_eq!(plan.cargo.targets, TargetSelection::Default);
+
+    let base = BaseSpec::parse(&plan.image.base)?;
+    let built = image::compile(&project, &plan)?;
+    let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
+    let base = base.load(&Platform::linux_amd64(), scratch.path())?;
+    let extra_files = extra_files(&project.root.join(&plan.package_dir), &plan)?;
+    let created = source_date_epoch()?;
+    eprintln!("    Building image layers for `{}`", plan.bin);
+    let (image, summary) = image::build(&Inputs {
+        binary: &built.executable,
+        bin: &plan.bin,
+        settings: &plan.image,
+        labels: &plan.labels,
+        base: &base,
+        created,
+        extra_files: &extra_files,
+    })?;
+
+    let (publisher, default_layout) = publishers(args, &project.target_directory, &plan);
+    let published = publisher.publish(&image)?;
+    for r in &published.references {
+        eprintln!("       Wrote {r}");
+    }
+    match args.message_format {
+        MessageFormat::Json => {
+            let layers: Vec<_> = image
+                .layers()
+                .iter()
+                .map(|l| serde_json::json!({"digest": l.digest().as_str(), "size": l.size(), "diff_id": l.diff_id().as_str()}))
+                .collect();
+            let summary = serde_json::json!({
+                "digest": published.digest.as_str(),
+                "tag": plan.tag,
+                "size": image.layers().iter().map(|l| l.size()).sum::<u64>(),
+                "layers": layers,
+                "outputs": published.references,
+                "binary": plan.bin,
+                "linking": format!("{:?}", summary.linking).to_lowercase(),
+                "libraries": summary.libraries,
+                "max_glibc": summary.max_glibc,
+            });
+            println!("{summary}");
+        }
+        MessageFormat::Human => {
+            println!("{}@{}", plan.tag, published.digest);
+            if let Some(dir) = default_layout {
+                eprintln!(
+                    "        Next: skopeo copy oci:{}:{} docker-daemon:{}  (or rerun with --load)",
+                    dir.display(),
+                    plan.tag,
+                    plan.tag
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The destinations asked for; none → an OCI layout under `target/gantry/`.
+fn publishers(args: &ImageArgs, target_dir: &Path, plan: &Plan) -> (Multi, Option<PathBuf>) {
+    let mut all: Vec<Box<dyn Publisher>> = Vec::new();
+    let mut default_layout = None;
+    if let Some(dir) = &args.oci_layout {
+        all.push(Box::new(OciLayout {
+            dir: dir.clone(),
+            tag: plan.tag.clone(),
+        }));
+    }
+    if let Some(file) = &args.docker_archive {
+        all.push(Box::new(DockerArchive {
+            file: file.clone(),
+            tag: plan.tag.clone(),
+        }));
+    }
+    if args.load {
+        all.push(Box::new(DockerLoad::new(plan.tag.clone())));
+    }
+    if all.is_empty() {
+        let dir = target_dir.join("gantry").join("oci").join(&plan.bin);
+        all.push(Box::new(OciLayout {
+            dir: dir.clone(),
+            tag: plan.tag.clone(),
+        }));
+        default_layout = Some(dir);
+    }
+    (Multi(all), default_layout)
+}
+
+/// `extra-files` entries `HOST[:IMAGE]`, HOST relative to the package; IMAGE defaults to
+/// `/usr/share/<bin>/HOST`.
+fn extra_files(package_dir: &Path, plan: &Plan) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    for spec in &plan.image.extra_files {
+        let (host, in_image) = match spec.split_once(':') {
+            Some((h, i)) => (h, i.to_owned()),
+            None => (
+                spec.as_str(),
+                format!("/usr/share/{}/{}", plan.bin, spec.trim_start_matches("./")),
+            ),
+        };
+        let path = package_dir.join(host);
+        if !path.exists() || !in_image.starts_with('/') {
+            return Err(
+                Error::user(format!("extra file `{spec}` is not usable")).with_hint(format!(
+                    "write HOST[:/ABSOLUTE/PATH/IN/IMAGE] with HOST relative to `{}`",
+                    package_dir.display()
+                )),
+            );
+        }
+        out.push((path, in_image));
+    }
+    Ok(out)
+}
+
+fn source_date_epoch() -> Result<u64> {
+    match std::env::var(env::SOURCE_DATE_EPOCH) {
+        Err(_) => Ok(0),
+        Ok(v) if v.trim().is_empty() => Ok(0),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            Error::user(format!(
+                "`{}={v}` is not a number of seconds",
+                env::SOURCE_DATE_EPOCH
+            ))
+            .with_hint("set it to e.g. `$(git log -1 --format=%ct)`, or unset it")
+        }),
+    }
+}
