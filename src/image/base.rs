@@ -68,7 +68,7 @@ impl BaseSpec {
         let root = scratch.join("base-rootfs");
         oci::unpack::unpack(&image, &root)?;
         Ok(Base::Image {
-            image,
+            image: Box::new(image),
             root,
             reference,
         })

@@ -25,7 +25,7 @@ pub enum Base {
     Scratch,
     /// An existing image, unpacked at `root` so the binary's needs can be checked against it.
     Image {
-        image: Image,
+        image: Box<Image>,
         root: PathBuf,
         reference: String,
     },
@@ -91,7 +91,7 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
                 .iter()
                 .map(|l| l.soname.clone())
                 .collect();
-            image.clone()
+            Image::clone(image)
         }
         Base::Scratch => {
             if dynamic {

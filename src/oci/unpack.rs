@@ -67,10 +67,10 @@ fn apply(reader: impl Read, dest: &Path) -> std::io::Result<()> {
         }
         // A file replacing a directory (or the reverse) in a later layer.
         let target = dest.join(&rel);
-        if let Ok(meta) = std::fs::symlink_metadata(&target) {
-            if meta.is_dir() != kind.is_dir() {
-                remove(&target)?;
-            }
+        if let Ok(meta) = std::fs::symlink_metadata(&target)
+            && meta.is_dir() != kind.is_dir()
+        {
+            remove(&target)?;
         }
         entry.unpack_in(dest)?;
     }

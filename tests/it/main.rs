@@ -2,6 +2,7 @@
 
 mod support;
 
+mod build_image;
 mod cook_layouts;
 mod cook_safety;
 mod oci;

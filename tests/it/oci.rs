@@ -9,57 +9,9 @@ use std::process::Command;
 use cargo_gantry::oci::{Image, LayerBuilder, Platform, archive, fsck, layout};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, OciLayout, Publisher};
 
-/// `GANTRY_E2E=skip` turns "tool missing" from a failure into a skip.
-const E2E_ENV: &str = "GANTRY_E2E";
+use crate::support::tools::{docker, run, tool};
+
 const GREETING: &str = "hello from gantry";
-
-/// The tool at `path`, or `None` when it is missing and skipping was asked for.
-fn tool(path: &str) -> Option<PathBuf> {
-    if Path::new(path).exists() {
-        return Some(PathBuf::from(path));
-    }
-    if std::env::var(E2E_ENV).as_deref() == Ok("skip") {
-        eprintln!("skipping: `{path}` is missing and {E2E_ENV}=skip");
-        return None;
-    }
-    panic!(
-        "`{path}` is missing: run `scripts/test-env.sh` to install the test tools, or set {E2E_ENV}=skip"
-    );
-}
-
-/// Docker needs a running daemon too, with the same fail-or-skip rule.
-fn docker() -> Option<PathBuf> {
-    let docker = tool("/usr/bin/docker")?;
-    let info = Command::new(&docker)
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .unwrap();
-    if info.status.success() {
-        return Some(docker);
-    }
-    if std::env::var(E2E_ENV).as_deref() == Ok("skip") {
-        eprintln!("skipping: the Docker daemon is not reachable and {E2E_ENV}=skip");
-        return None;
-    }
-    panic!(
-        "the Docker daemon is not reachable (start dockerd, see `scripts/test-env.sh`, or set {E2E_ENV}=skip): {}",
-        String::from_utf8_lossy(&info.stderr)
-    );
-}
-
-/// Run and return stdout; any failure panics with the command and its stderr.
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{stderr}",
-        out.status
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A statically linked program printing the greeting and its uid, built into `dir`.
 fn static_program(dir: &Path) -> Option<PathBuf> {

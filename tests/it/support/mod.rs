@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use filetime::FileTime;
 
+pub mod tools;
+
 /// A directory tree of small real cargo projects.
 pub struct Fixture {
     dir: tempfile::TempDir,

@@ -1,0 +1,379 @@
+//! `cargo gantry build`: real projects compiled on the host, images assembled without a daemon,
+//! then checked by fsck, skopeo, umoci and finally `docker load` + `docker run`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::tools::{docker, run, tool};
+use crate::support::*;
+
+/// A program that prints `says` and the uid it runs as (from /proc, so no crate is needed).
+fn uid_program(says: &str) -> String {
+    format!(
+        r#"fn main() {{
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(1).unwrap().to_owned();
+    let mut b = itoa::Buffer::new();
+    println!("{says} {{}} uid={{uid}}", b.format(7));
+}}
+"#
+    )
+}
+
+fn app(fx: &Fixture, dir: &str, name: &str, says: &str) {
+    fx.file(
+        &format!("{dir}/Cargo.toml"),
+        &manifest(name, "itoa = \"1\""),
+    )
+    .file(&format!("{dir}/src/main.rs"), &uid_program(says));
+}
+
+/// Run `cargo gantry build` with `args`; returns the parsed `--message-format json` summary.
+fn build_json(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = gantry_cmd(dir);
+    cmd.arg("build")
+        .args(args)
+        .args(["--message-format", "json"])
+        .envs(envs.iter().copied());
+    let out = ok(cmd.output().unwrap(), "cargo gantry build");
+    serde_json::from_str(stdout(&out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+}
+
+fn docker_run(docker: &Path, tag: &str) -> String {
+    run(Command::new(docker).args(["run", "--rm", tag]))
+}
+
+fn load(docker: &Path, archive: &Path) {
+    run(Command::new(docker).arg("load").arg("-i").arg(archive));
+}
+
+#[test]
+fn dynamic_glibc_binary_runs_in_docker_as_nonroot_with_exactly_its_libraries() {
+    let Some(docker) = docker() else { return };
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "dynamic");
+    let archive = fx.path("app.tar");
+    let summary = build_json(
+        &fx.path("app"),
+        &[
+            "--docker-archive",
+            archive.to_str().unwrap(),
+            "--tag",
+            "gantry-test-dynamic:1",
+        ],
+        &[],
+    );
+    assert_eq!(summary["linking"], "dynamic");
+    let libs: Vec<&str> = summary["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(libs.contains(&"libc.so.6"), "{libs:?}");
+    assert!(
+        !libs.iter().any(|l| l.starts_with("libssl")),
+        "a library the binary does not link: {libs:?}"
+    );
+    load(&docker, &archive);
+    assert_eq!(
+        docker_run(&docker, "gantry-test-dynamic:1"),
+        "dynamic 7 uid=65532\n"
+    );
+    let user = run(Command::new(&docker).args([
+        "inspect",
+        "-f",
+        "{{.Config.User}}",
+        "gantry-test-dynamic:1",
+    ]));
+    assert_eq!(user.trim(), "65532:65532");
+}
+
+#[test]
+fn crt_static_binary_gets_runtime_files_but_no_libraries() {
+    let Some(docker) = docker() else { return };
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "static");
+    fx.file(
+        "app/.cargo/config.toml",
+        "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n",
+    );
+    let archive = fx.path("app.tar");
+    let summary = build_json(
+        &fx.path("app"),
+        &[
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--docker-archive",
+            archive.to_str().unwrap(),
+            "--tag",
+            "gantry-test-static:1",
+        ],
+        &[],
+    );
+    assert_ne!(summary["linking"], "dynamic", "{summary}");
+    assert_eq!(
+        summary["libraries"].as_array().unwrap().len(),
+        0,
+        "{summary}"
+    );
+    load(&docker, &archive);
+    assert_eq!(
+        docker_run(&docker, "gantry-test-static:1"),
+        "static 7 uid=65532\n"
+    );
+}
+
+#[test]
+fn workspace_member_is_chosen_by_bin_and_several_bins_need_a_choice() {
+    let Some(docker) = docker() else { return };
+    let fx = Fixture::new();
+    fx.file(
+        "ws/Cargo.toml",
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    );
+    app(&fx, "ws/a", "alpha", "alpha");
+    app(&fx, "ws/b", "beta", "beta");
+    let out = gantry(&fx.path("ws"), &["build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("there are 2 binaries: `alpha`, `beta`") && err.contains("--bin"),
+        "{err}"
+    );
+    let archive = fx.path("b.tar");
+    build_json(
+        &fx.path("ws"),
+        &[
+            "--bin",
+            "beta",
+            "--docker-archive",
+            archive.to_str().unwrap(),
+        ],
+        &[],
+    );
+    load(&docker, &archive);
+    assert_eq!(docker_run(&docker, "beta:0.1.0"), "beta 7 uid=65532\n");
+}
+
+#[test]
+fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
+    let (Some(skopeo), Some(umoci)) = (tool("/usr/bin/skopeo"), tool("/usr/bin/umoci")) else {
+        return;
+    };
+    let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
+    let (a, b) = (Fixture::new(), Fixture::new());
+    app(&a, "app", "app", "repro");
+    app(&b, "app", "app", "repro");
+    a.lock("app");
+    std::fs::copy(a.path("app/Cargo.lock"), b.path("app/Cargo.lock")).unwrap();
+    let layout = a.path("layout");
+    let sa = build_json(
+        &a.path("app"),
+        &["--oci-layout", layout.to_str().unwrap()],
+        &epoch,
+    );
+    let sb = build_json(&b.path("app"), &[], &epoch);
+    assert_eq!(
+        sa["digest"], sb["digest"],
+        "digest depends on the checkout directory"
+    );
+    let sc = build_json(&a.path("app"), &[], &[("SOURCE_DATE_EPOCH", "1700000001")]);
+    assert_ne!(sa["digest"], sc["digest"], "SOURCE_DATE_EPOCH is not used");
+
+    let report = cargo_gantry::oci::fsck::check(&layout).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let inspect = run(Command::new(&skopeo)
+        .arg("inspect")
+        .arg(format!("oci:{}:app:0.1.0", layout.display())));
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["Digest"], sa["digest"]);
+    assert_eq!(inspect["Labels"]["org.opencontainers.image.title"], "app");
+    assert_eq!(inspect["Created"], "2023-11-14T22:13:20Z");
+    let bundle = a.path("bundle");
+    run(Command::new(&umoci)
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:app:0.1.0", layout.display()))
+        .arg(&bundle));
+    let rootfs = bundle.join("rootfs");
+    assert!(rootfs.join("usr/local/bin/app").is_file());
+    assert!(rootfs.join("etc/ssl/certs/ca-certificates.crt").is_file());
+    assert!(
+        std::fs::read_to_string(rootfs.join("etc/passwd"))
+            .unwrap()
+            .contains("nonroot:x:65532:65532")
+    );
+}
+
+#[test]
+fn default_output_is_an_oci_layout_under_target_and_stdout_is_only_the_reference() {
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "default");
+    let out = ok(gantry(&fx.path("app"), &["build"]), "build");
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("app:0.1.0@sha256:"), "{text}");
+    assert!(fx.path("app/target/gantry/oci/app/index.json").is_file());
+    assert!(
+        stderr(&out).contains("Next: skopeo copy oci:"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A libc.so.6 (and the other libraries a Rust binary links) that define only old symbol
+/// versions: a base image a glibc-2.36 binary cannot run on.
+fn old_glibc_base(fx: &Fixture) -> std::path::PathBuf {
+    let lib = fx.path("oldroot/usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(&lib).unwrap();
+    fx.file("fake.c", "int fake_symbol(void) { return 0; }\n");
+    let fake = |soname: &str, version: &str| {
+        let map = fx.path(&format!("{soname}.map"));
+        std::fs::write(
+            &map,
+            format!("{version} {{ global: fake_symbol; local: *; }};\n"),
+        )
+        .unwrap();
+        run(Command::new("cc")
+            .args(["-shared", "-fPIC", "-nostdlib"])
+            .arg(format!("-Wl,-soname,{soname}"))
+            .arg(format!("-Wl,--version-script={}", map.display()))
+            .arg(fx.path("fake.c"))
+            .arg("-o")
+            .arg(lib.join(soname)));
+    };
+    fake("libc.so.6", "GLIBC_2.17");
+    fake("libgcc_s.so.1", "GCC_3.0");
+    fake("libm.so.6", "GLIBC_2.17");
+    fake("ld-linux-x86-64.so.2", "GLIBC_2.17");
+    std::os::unix::fs::symlink("usr/lib", fx.path("oldroot/lib")).unwrap();
+    std::fs::create_dir_all(fx.path("oldroot/lib64")).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        fx.path("oldroot/lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    let mut layer = cargo_gantry::oci::LayerBuilder::new(0);
+    for name in [
+        "libc.so.6",
+        "libgcc_s.so.1",
+        "libm.so.6",
+        "ld-linux-x86-64.so.2",
+    ] {
+        let p = format!("/usr/lib/x86_64-linux-gnu/{name}");
+        layer.file(&p, 0o755, lib.join(name));
+    }
+    layer.symlink("/lib", "usr/lib");
+    layer.symlink(
+        "/lib64/ld-linux-x86-64.so.2",
+        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    );
+    let mut image = cargo_gantry::oci::Image::new(&cargo_gantry::oci::Platform::linux_amd64());
+    image.push_layer(layer.finish().unwrap(), "old glibc");
+    let dir = fx.path("oldbase");
+    cargo_gantry::oci::layout::write(&dir, &image, "old").unwrap();
+    dir
+}
+
+#[test]
+fn base_with_too_old_glibc_is_refused_with_the_versions() {
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "x");
+    let base = old_glibc_base(&fx);
+    let out = gantry(
+        &fx.path("app"),
+        &["build", "--base", &format!("oci:{}:old", base.display())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs GLIBC_2.") && err.contains("at most GLIBC_2.17"),
+        "{err}"
+    );
+    assert!(err.contains("hint:") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn distroless_base_from_a_docker_archive_is_checked_and_used() {
+    let Some(docker) = docker() else { return };
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "on-distroless");
+    let base = fx.path("base.tar");
+    run(Command::new(&docker)
+        .args(["save", "-o"])
+        .arg(&base)
+        .arg("gcr.io/distroless/cc-debian13:nonroot"));
+    let archive = fx.path("app.tar");
+    let summary = build_json(
+        &fx.path("app"),
+        &[
+            "--base",
+            &format!("docker-archive:{}", base.display()),
+            "--docker-archive",
+            archive.to_str().unwrap(),
+            "--tag",
+            "gantry-test-based:1",
+        ],
+        &[],
+    );
+    assert!(
+        summary["layers"].as_array().unwrap().len() >= 2,
+        "{summary}"
+    );
+    load(&docker, &archive);
+    assert_eq!(
+        docker_run(&docker, "gantry-test-based:1"),
+        "on-distroless 7 uid=65532\n"
+    );
+}
+
+#[test]
+fn binary_linking_libz_and_libssl_gets_those_libraries() {
+    let Some(docker) = docker() else { return };
+    let fx = Fixture::new();
+    fx.file("app/Cargo.toml", &manifest("app", ""))
+        .file(
+            "app/build.rs",
+            "fn main() { for l in [\"z\", \"ssl\", \"crypto\"] { println!(\"cargo:rustc-link-lib={l}\"); } }\n",
+        )
+        .file(
+            "app/src/main.rs",
+            r#"unsafe extern "C" {
+    fn zlibVersion() -> *const std::ffi::c_char;
+    fn OpenSSL_version_num() -> u64;
+    fn OPENSSL_init_ssl(opts: u64, settings: *const std::ffi::c_void) -> i32;
+}
+fn main() {
+    let z = unsafe { std::ffi::CStr::from_ptr(zlibVersion()) }.to_str().unwrap().to_owned();
+    let ssl = unsafe { OpenSSL_version_num() } >> 28;
+    let init = unsafe { OPENSSL_init_ssl(0, std::ptr::null()) };
+    println!("zlib {} openssl {ssl} ssl-init {init}", z.split('.').next().unwrap());
+}
+"#,
+        );
+    let archive = fx.path("app.tar");
+    let summary = build_json(
+        &fx.path("app"),
+        &[
+            "--docker-archive",
+            archive.to_str().unwrap(),
+            "--tag",
+            "gantry-test-native:1",
+        ],
+        &[],
+    );
+    let libs: Vec<&str> = summary["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for want in ["libz.so.1", "libssl.so.3", "libcrypto.so.3"] {
+        assert!(libs.contains(&want), "{want} missing from {libs:?}");
+    }
+    load(&docker, &archive);
+    assert_eq!(
+        docker_run(&docker, "gantry-test-native:1"),
+        "zlib 1 openssl 3 ssl-init 1\n"
+    );
+}
