@@ -20,7 +20,7 @@ now() { date +%s.%N; }
 median() {
   local times=()
   for _ in $(seq "$runs"); do
-    local t0; t0=$(now); "$@" >/dev/null 2>&1; times+=("$(echo "$(now) - $t0" | bc -l)")
+    local t0; t0=$(now); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; times+=("$(echo "$(now) - $t0" | bc -l)")
   done
   printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
