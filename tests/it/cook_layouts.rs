@@ -460,3 +460,55 @@ fn old_real_sources_are_never_taken_for_the_cooked_placeholders() {
     out.assert_no_dependency_compiled();
     assert_eq!(out.run("app"), "the real one\n");
 }
+
+/// A root package that is also the workspace root, a staticlib member, a declared
+/// `benches/<name>/main.rs` bench, and `[patch.crates-io]` pointing at a workspace member.
+#[test]
+fn non_virtual_workspace_with_patch_to_a_member_staticlib_and_declared_bench() {
+    let fx = Fixture::new();
+    fx.file(
+        "root/Cargo.toml",
+        r#"[package]
+name = "root-app"
+version = "0.4.0"
+edition = "2021"
+
+[[bench]]
+name = "speed"
+harness = false
+
+[dependencies]
+either = "1"
+clib = { path = "clib" }
+
+[workspace]
+members = ["clib", "either-fork"]
+
+[patch.crates-io]
+either = { path = "either-fork" }
+"#,
+    )
+    .file("root/src/main.rs", "fn main() { println!(\"root {} {}\", either::forked(), clib::c()); }\n")
+    .file("root/benches/speed/main.rs", "fn main() {}\n")
+    .file(
+        "root/clib/Cargo.toml",
+        "[package]\nname = \"clib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"staticlib\", \"rlib\"]\n\n[dependencies]\nitoa = \"1\"\n",
+    )
+    .file("root/clib/src/lib.rs", "pub fn c() -> String { itoa::Buffer::new().format(3).to_owned() }\n")
+    .file("root/either-fork/Cargo.toml", "[package]\nname = \"either\"\nversion = \"1.99.0\"\nedition = \"2021\"\n")
+    .file("root/either-fork/src/lib.rs", "pub fn forked() -> &'static str { \"forked\" }\n")
+    .lock("root");
+    let out = cook_then_build(
+        &fx,
+        "root",
+        &[],
+        &["--workspace", "--all-targets", "--locked"],
+    );
+    out.assert_no_dependency_compiled();
+    out.assert_locals_rebuilt();
+    assert_eq!(out.run("root-app"), "root forked 3\n");
+    assert!(
+        out.project.join("target/debug/libclib.a").exists(),
+        "staticlib not built"
+    );
+}
