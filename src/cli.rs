@@ -45,6 +45,27 @@ pub struct ImageArgs {
     /// Load the image into the local Docker engine.
     #[arg(long)]
     pub load: bool,
+    /// Set an environment variable in the image (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Declare a port the program listens on (repeatable).
+    #[arg(long = "expose", value_name = "PORT")]
+    pub expose: Vec<u16>,
+    /// Add a label (and manifest annotation) to the image (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// The user the program runs as (default `65532:65532`).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The working directory of the program.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Add a file or directory: `HOST[:/PATH/IN/IMAGE]`, HOST relative to the package (repeatable).
+    #[arg(long = "extra-file", value_name = "HOST[:PATH]")]
+    pub extra_files: Vec<String>,
+    /// Add the time zone database (`/usr/share/zoneinfo`).
+    #[arg(long)]
+    pub tzdata: bool,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

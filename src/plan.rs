@@ -46,6 +46,9 @@ pub fn plan(project: &Project, req: Request<'_>) -> Result<Plan> {
     cargo.packages = vec![pkg.name.clone()];
     let image = ImageSettings::from_layer(&layer);
     let mut labels = metadata_labels(pkg);
+    if let Some(rev) = &project.revision {
+        labels.insert("org.opencontainers.image.revision".into(), rev.clone());
+    }
     labels.extend(image.labels.clone());
     let tag = image
         .tag

@@ -85,8 +85,11 @@ macro_rules! or_fields {
 
 impl Layer {
     /// `self` wins where it has a value; `lower` fills the gaps.
+    /// Maps (`env`, `labels`) are merged key by key, the higher layer winning per key.
     pub fn or(self, lower: Layer) -> Layer {
-        or_fields!(
+        let env = merge_maps(self.env.clone(), lower.env.clone());
+        let labels = merge_maps(self.labels.clone(), lower.labels.clone());
+        let mut merged = or_fields!(
             self,
             lower,
             profile,
@@ -110,7 +113,10 @@ impl Layer {
             tzdata,
             native_packages,
             runtime_packages
-        )
+        );
+        merged.env = env;
+        merged.labels = labels;
+        merged
     }
 
     /// Read `[*.metadata.gantry]` from cargo metadata's JSON for the manifest at `origin`.
@@ -156,6 +162,19 @@ impl Layer {
 
     pub fn from_process_env() -> Result<Layer> {
         Layer::from_env(|k| std::env::var(k).ok())
+    }
+}
+
+fn merge_maps(
+    high: Option<BTreeMap<String, String>>,
+    low: Option<BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    match (high, low) {
+        (Some(h), Some(mut l)) => {
+            l.extend(h);
+            Some(l)
+        }
+        (h, l) => h.or(l),
     }
 }
 
@@ -377,6 +396,21 @@ mod tests {
         let merged = cli.or(meta);
         assert_eq!(merged.profile.as_deref(), Some("release"));
         assert_eq!(merged.features, Some(vec!["tls".to_owned()]));
+    }
+
+    #[test]
+    fn maps_merge_per_key() {
+        let high = Layer {
+            env: Some([("A".into(), "1".into())].into()),
+            ..Layer::default()
+        };
+        let low = Layer {
+            env: Some([("A".into(), "0".into()), ("B".into(), "2".into())].into()),
+            ..Layer::default()
+        };
+        let env = high.or(low).env.unwrap();
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "2");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cargo_gantry::image::{self, BaseSpec, Inputs};
@@ -19,11 +20,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         );
     }
     let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
-    let cli = Layer {
-        base: args.base.clone(),
-        tag: args.tag.clone(),
-        ..Layer::default()
-    };
+    let cli = cli_layer(args)?;
     let layer = cli.or(Layer::from_process_env()?);
     let cargo = super::cargo_build(&args.build, Profile::Release);
     let plan = plan::plan(
@@ -91,6 +88,40 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The image settings typed on the command line, as a settings layer.
+fn cli_layer(args: &ImageArgs) -> Result<Layer> {
+    let pairs = |flag: &str, items: &[String]| -> Result<Option<BTreeMap<String, String>>> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let mut map = BTreeMap::new();
+        for item in items {
+            let (k, v) = item
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    Error::user(format!("`--{flag} {item}` is not KEY=VALUE"))
+                        .with_hint(format!("write it as `--{flag} NAME=value`"))
+                })?;
+            map.insert(k.to_owned(), v.to_owned());
+        }
+        Ok(Some(map))
+    };
+    let non_empty = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+    Ok(Layer {
+        base: args.base.clone(),
+        tag: args.tag.clone(),
+        env: pairs("env", &args.env)?,
+        labels: pairs("label", &args.labels)?,
+        expose: (!args.expose.is_empty()).then(|| args.expose.clone()),
+        user: args.user.clone(),
+        workdir: args.workdir.clone(),
+        extra_files: non_empty(&args.extra_files),
+        tzdata: args.tzdata.then_some(true),
+        ..Layer::default()
+    })
 }
 
 /// The destinations asked for; none → an OCI layout under `target/gantry/`.

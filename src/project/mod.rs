@@ -92,6 +92,9 @@ pub struct Project {
     /// `[workspace.metadata.gantry]`.
     pub settings: Layer,
     pub target_directory: PathBuf,
+    /// The commit checked out at the root, when it is a git checkout (`-dirty` appended when
+    /// tracked files have uncommitted changes).
+    pub revision: Option<String>,
 }
 
 impl Project {
@@ -226,6 +229,7 @@ pub fn analyze(cwd: &Path, manifest_path: Option<&Path>) -> Result<Project> {
         )?,
         patch_dirs: patches.iter().map(|p| relative_path(&root, p)).collect(),
         target_directory: meta.target_directory.clone().into_std_path_buf(),
+        revision: git_revision(&root),
         root,
         root_manifest,
         packages,
@@ -383,4 +387,25 @@ fn find_cargo_configs(root: &Path, context: &Path) -> Result<Vec<ProjectFile>> {
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// `git rev-parse HEAD` at `dir`, if git is there and `dir` is in a checkout.
+fn git_revision(dir: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    let head = git(&["rev-parse", "HEAD"])?;
+    let mut rev = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|o| !o.stdout.is_empty());
+    if dirty {
+        rev.push_str("-dirty");
+    }
+    (!rev.is_empty()).then_some(rev)
 }

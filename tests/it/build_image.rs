@@ -377,3 +377,91 @@ fn main() {
         "zlib 1 openssl 3 ssl-init 1\n"
     );
 }
+
+#[test]
+fn extras_from_metadata_and_flags_reach_the_image_config_and_layers() {
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "extras");
+    let manifest = fx.read("app/Cargo.toml")
+        + "\n[package.metadata.gantry]\nexpose = [8080]\nenv = { RUST_LOG = \"info\" }\nextra-files = [\"assets\"]\nlabels = { team = \"core\" }\n";
+    fx.file("app/Cargo.toml", &manifest)
+        .file("app/assets/a.txt", "asset\n");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(fx.path("app"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let layout = fx.path("layout");
+    let args = [
+        "--oci-layout",
+        layout.to_str().unwrap(),
+        "--env",
+        "MODE=prod",
+        "--tzdata",
+        "--expose",
+        "9090",
+    ];
+    build_json(&fx.path("app"), &args, &[]);
+
+    let platform = cargo_gantry::oci::Platform::linux_amd64();
+    let image = cargo_gantry::oci::layout::read(&layout, Some("app:0.1.0"), &platform).unwrap();
+    let config = image.config();
+    let rt = config.config().clone().unwrap();
+    let env = rt.env().clone().unwrap();
+    assert!(
+        env.contains(&"MODE=prod".to_owned()) && env.contains(&"RUST_LOG=info".to_owned()),
+        "{env:?}"
+    );
+    let ports = rt.exposed_ports().clone().unwrap();
+    assert_eq!(
+        ports,
+        vec!["9090/tcp".to_owned()],
+        "the flag overrides the metadata"
+    );
+    let labels = rt.labels().clone().unwrap();
+    assert_eq!(labels["team"], "core");
+    assert_eq!(labels["org.opencontainers.image.revision"], head.trim());
+    assert_eq!(rt.entrypoint().clone().unwrap(), ["/usr/local/bin/app"]);
+    assert!(
+        config.history().as_ref().is_some_and(|h| h.len() == 2),
+        "{:?}",
+        config.history()
+    );
+
+    let root = fx.path("rootfs");
+    cargo_gantry::oci::unpack::unpack(&image, &root).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("usr/share/app/assets/a.txt")).unwrap(),
+        "asset\n"
+    );
+    assert!(root.join("usr/share/zoneinfo/UTC").exists());
+}
+
+#[test]
+fn malformed_env_flag_is_a_user_error_with_hint() {
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "x");
+    let out = gantry(&fx.path("app"), &["build", "--env", "NOEQUALS"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`--env NOEQUALS` is not KEY=VALUE") && err.contains("hint:"),
+        "{err}"
+    );
+}
