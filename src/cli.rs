@@ -24,7 +24,7 @@ pub enum Command {
     /// Recreate the skeleton from a recipe in an empty directory and compile the dependencies.
     Cook(CookArgs),
     /// Build an OCI image of one binary without a Docker daemon.
-    Build(ImageArgs),
+    Build(Box<ImageArgs>),
 }
 
 #[derive(Debug, Args)]
