@@ -321,7 +321,9 @@ fn toolchain_file_is_used_by_the_first_cook() {
             "[toolchain]\nchannel = \"nightly\"\n",
         )
         .lock("app");
-    let out = cook_then_build(&fx, "app", &[], &[]);
+    // Through `cargo gantry`: rustup hands gantry RUSTUP_TOOLCHAIN=stable (chosen before the
+    // toolchain file existed in the empty cook directory), which must not win over the file.
+    let out = cook_then_build_with(&fx, "app", &[], &[], &[], cargo_gantry_cmd);
     // The real build runs with the pinned nightly; had the cook used the default stable
     // toolchain, every dependency would compile again.
     out.assert_no_dependency_compiled();

@@ -118,6 +118,22 @@ pub fn gantry_cmd(dir: &Path) -> Command {
     cmd
 }
 
+/// `cargo gantry` through the rustup proxy, as users run it: rustup then exports the toolchain
+/// it chose (RUSTUP_TOOLCHAIN) to gantry and everything gantry starts.
+pub fn cargo_gantry_cmd(dir: &Path) -> Command {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_cargo-gantry"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let mut cmd = cargo(dir);
+    cmd.arg("gantry").env("PATH", path);
+    cmd
+}
+
 /// Run the real binary; returns its output (whatever the exit status).
 pub fn gantry(dir: &Path, args: &[&str]) -> Output {
     gantry_cmd(dir).args(args).output().unwrap()
@@ -269,6 +285,17 @@ pub fn cook_then_build_env(
     prepare_args: &[&str],
     flags: &[&str],
     env: &[(&str, &str)],
+) -> Outcome {
+    cook_then_build_with(fx, project, prepare_args, flags, env, gantry_cmd)
+}
+
+pub fn cook_then_build_with(
+    fx: &Fixture,
+    project: &str,
+    prepare_args: &[&str],
+    flags: &[&str],
+    env: &[(&str, &str)],
+    gantry_cmd: fn(&Path) -> Command,
 ) -> Outcome {
     let recipe = prepare(fx, project, prepare_args);
     let root = tempfile::Builder::new()
