@@ -56,7 +56,8 @@ impl Request<'_> {
 
     /// The registry answered with an unexpected status.
     pub fn status(&self, status: u16, reason: &str, body: &[u8]) -> Error {
-        let text = summarize(body).unwrap_or_else(|| "(no error details in the answer)".to_owned());
+        let text =
+            summarize(body).unwrap_or_else(|| "(the answer had no error details)".to_owned());
         let transient = crate::registry::retry::retryable(status);
         let host = self.host;
         let hint = match status {
