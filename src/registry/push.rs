@@ -316,16 +316,18 @@ impl Pusher<'_> {
     }
 }
 
-/// Bytes the registry holds for an upload session, from `Range: 0-<last>`.
+/// Bytes the registry holds for an upload session, from `Range: 0-<last>`. distribution says
+/// `0-0` for an empty session too; read as 0: re-sending one byte too many gets a `416`, which
+/// starts a new session, while skipping one would corrupt the blob.
 fn uploaded(resp: &Response) -> Option<u64> {
     let range = resp.headers().get("range")?.to_str().ok()?;
-    let last: u64 = range
-        .trim_start_matches("bytes=")
-        .split('-')
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(last + 1)
+    let (first, last) = range.trim_start_matches("bytes=").split_once('-')?;
+    let last: u64 = last.parse().ok()?;
+    Some(if first == "0" && last == 0 {
+        0
+    } else {
+        last + 1
+    })
 }
 
 fn with_query(url: &str, params: &[(&str, &str)]) -> String {
