@@ -79,6 +79,9 @@ pub(crate) struct Client {
     source: CredentialSource,
     credential: Mutex<Option<Option<Credential>>>,
     authorization: Mutex<Option<Secret>>,
+    /// Held while answering a challenge, so parallel uploads that were all refused fetch one
+    /// token between them rather than one each.
+    authenticating: Mutex<()>,
     pub retry: RetryPolicy,
 }
 
@@ -111,6 +114,7 @@ impl Client {
             source: options.credentials.clone(),
             credential: Mutex::new(None),
             authorization: Mutex::new(None),
+            authenticating: Mutex::new(()),
             retry: options.retry.clone(),
         }
     }
@@ -275,6 +279,10 @@ impl Client {
         else {
             return Ok(false);
         };
+        let _one_at_a_time = self.authenticating.lock().unwrap();
+        if self.authorization.lock().unwrap().as_ref() != sent {
+            return Ok(true); // another thread has just answered a challenge: try its header
+        }
         let credential = self.credential()?;
         let header = match (challenge, &credential) {
             (Challenge::Basic, Some(Credential::Basic { user, password })) => {

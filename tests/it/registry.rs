@@ -313,3 +313,58 @@ fn docker_pulls_and_runs_a_pushed_image() {
     let _ = Command::new(&docker).args(["rmi", "-f", &name]).output();
     assert_eq!(out.trim(), "hello from the registry");
 }
+
+#[test]
+fn bearer_token_challenge_is_answered_with_the_token_service() {
+    use crate::support::proxy::{Faults, Proxy};
+    let Some(reg) = TestRegistry::start() else {
+        return;
+    };
+    let faults = Faults {
+        bearer_for: Some("Basic Ym9iOmh1bnRlcjI="),
+        ..Faults::default()
+    }; // bob:hunter2
+    let proxy = Proxy::start(reg.port, faults);
+    let target = reference(&proxy.host(), "bearer:1");
+    let with = |credentials| PushOptions {
+        client: ClientOptions {
+            credentials,
+            ..client_options()
+        },
+        ..options()
+    };
+    let bob = |password: &str| {
+        CredentialSource::Given(Credential::Basic {
+            user: "bob".into(),
+            password: Secret::new(password),
+        })
+    };
+    let image = random_image(6, &[1000]);
+
+    let err = registry::push(&image, &target, &with(bob("wrong")))
+        .unwrap_err()
+        .render();
+    assert!(
+        err.contains(&format!("`GET http://{}/token` failed", proxy.host())),
+        "{err}"
+    );
+    assert!(
+        err.contains("401 Unauthorized") && err.contains("rejected the credentials"),
+        "{err}"
+    );
+
+    let before = proxy.requests().len();
+    let report = registry::push(&image, &target, &with(bob("hunter2"))).unwrap();
+    assert_eq!(
+        reg.inspect("bearer:1", None)["Digest"],
+        report.digest.as_str()
+    );
+    let requests = &proxy.requests()[before..];
+    let tokens: Vec<&String> = requests.iter().filter(|r| r.contains("/token?")).collect();
+    // One token for both parallel uploads, asked for our scope and the challenge's.
+    let scopes = "scope=repository:bearer:pull,push&scope=repository:x:pull";
+    assert!(
+        tokens.len() == 1 && tokens[0].contains(scopes),
+        "{requests:?}"
+    );
+}

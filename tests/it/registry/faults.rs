@@ -24,6 +24,7 @@ fn push_through_faults(chunk_size: Option<u64>, seed: u64) {
         too_many: 10,
         drop: 10,
         seed,
+        ..Faults::default()
     };
     let proxy = Proxy::start(reg.port, faults);
     let image = random_image(10 + seed, &[400_000, 300_000, 5_000]);

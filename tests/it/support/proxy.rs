@@ -18,7 +18,13 @@ pub struct Faults {
     pub too_many: u64,
     pub drop: u64,
     pub seed: u64,
+    /// Play a Docker Hub-style token service: `/v2/…` needs `Bearer <TOKEN>`, which `/token`
+    /// hands out for basic auth with this `Basic …` header value.
+    pub bearer_for: Option<&'static str>,
 }
+
+/// The token the fake token service issues.
+pub const TOKEN: &str = "t0ken-for-tests";
 
 #[derive(Default)]
 pub struct Stats {
@@ -113,6 +119,7 @@ fn handle(
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
     let mut length = 0u64;
+    let mut authorization = String::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
@@ -125,6 +132,9 @@ fn handle(
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
         }
+        if lower.starts_with("authorization:") {
+            authorization = line[14..].trim().to_owned();
+        }
         if !lower.starts_with("connection:") {
             head.push(line);
         }
@@ -132,12 +142,42 @@ fn handle(
     let request_line = head.first().cloned().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    stats
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {}", path.split('?').next().unwrap_or("")));
+    let record = |what: String| stats.requests.lock().unwrap().push(what);
+    let bare = path.split('?').next().unwrap_or("");
     let mut client = client;
+    if let Some(basic) = faults.bearer_for {
+        let port = client.local_addr()?.port();
+        if let Some(query) = path.strip_prefix("/token?") {
+            record(format!("{method} /token?{query}"));
+            let (status, body) = match authorization == basic {
+                true => ("200 OK", format!(r#"{{"token":"{TOKEN}"}}"#)),
+                false => (
+                    "401 Unauthorized",
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#
+                        .to_owned(),
+                ),
+            };
+            write!(
+                client,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            return client.shutdown(Shutdown::Both);
+        }
+        if authorization != format!("Bearer {TOKEN}") {
+            record(format!("{method} {bare} (challenged)"));
+            std::io::copy(&mut reader.by_ref().take(length), &mut std::io::sink())?;
+            let challenge = format!(
+                r#"Bearer realm="http://127.0.0.1:{port}/token",service="test-registry",scope="repository:x:pull""#
+            );
+            write!(
+                client,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return client.shutdown(Shutdown::Both);
+        }
+    }
+    record(format!("{method} {bare}"));
     match draw(&faults, rng) {
         Fault::Status(status) => {
             stats.injected.fetch_add(1, Ordering::SeqCst);
