@@ -2,6 +2,7 @@
 //! checked with `skopeo` and `docker`; faults injected by a proxy in front of it.
 
 mod faults;
+mod formats;
 
 use std::process::Command;
 use std::time::Duration;
