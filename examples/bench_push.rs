@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench_push make DIR MEGABYTES LAYERS     random (incompressible) layers, tagged `bench`
-//! bench_push push DIR REGISTRY/REPO:TAG    push the layout's `bench` image, print seconds
+//! bench_push push DIR REGISTRY/REPO:TAG [--progress]    push the layout's `bench` image, print seconds
 //! ```
 
 use std::path::Path;
@@ -23,7 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["make", dir, megabytes, layers] => {
             make(Path::new(dir), megabytes.parse()?, layers.parse()?)
         }
-        ["push", dir, target] => push(Path::new(dir), target),
+        ["push", dir, target] => push(Path::new(dir), target, ProgressMode::Quiet),
+        ["push", dir, target, "--progress"] => push(Path::new(dir), target, ProgressMode::Auto),
         _ => Err("usage: bench_push make DIR MEGABYTES LAYERS | push DIR REGISTRY/REPO:TAG".into()),
     }
 }
@@ -51,13 +52,17 @@ fn make(dir: &Path, megabytes: usize, layers: usize) -> Result<(), Box<dyn std::
     Ok(())
 }
 
-fn push(dir: &Path, target: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn push(
+    dir: &Path,
+    target: &str,
+    progress: ProgressMode,
+) -> Result<(), Box<dyn std::error::Error>> {
     let image =
         layout::read(dir, Some("bench"), &Platform::linux_amd64()).map_err(|e| e.render())?;
     let target = ImageRef::parse(target).map_err(|e| e.render())?;
     let options = PushOptions {
         client: ClientOptions {
-            progress: ProgressMode::Quiet,
+            progress,
             ..ClientOptions::default()
         },
         ..PushOptions::default()
