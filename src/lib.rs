@@ -10,6 +10,7 @@
 //!   dockerfile::render(&Plan) -> String                   a Dockerfile tailored to the project
 //!   image::build(...) -> oci::Image                       the binary + exactly the libs it needs
 //! publish::Publisher                                      OCI layout, docker archive, registry, docker load
+//! registry::pull() -> oci::Image / registry::push()       base images from, and images to, a registry
 //! ```
 //!
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod process;
 pub mod project;
 pub mod publish;
+pub mod registry;
 pub mod settings;
 pub mod skeleton;
 

@@ -5,6 +5,7 @@ mod docker_archive;
 mod docker_load;
 mod multi;
 mod oci_layout;
+mod registry;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ pub use docker_archive::DockerArchive;
 pub use docker_load::DockerLoad;
 pub use multi::Multi;
 pub use oci_layout::OciLayout;
+pub use registry::Registry;
 
 /// A destination for images.
 pub trait Publisher {

@@ -7,3 +7,4 @@ mod cook_layouts;
 mod cook_safety;
 mod oci;
 mod recipe_stability;
+mod registry;
