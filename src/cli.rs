@@ -30,7 +30,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// What the image starts from: `auto` (only what the binary needs, from this machine),
-    /// `scratch`, `oci:DIR[:TAG]` or `docker-archive:FILE`.
+    /// `scratch`, `oci:DIR[:TAG]`, `docker-archive:FILE` or `REGISTRY/REPO[:TAG|@DIGEST]`.
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
     /// The image name and tag for outputs that carry one (default: `BIN:VERSION`).
@@ -45,6 +45,12 @@ pub struct ImageArgs {
     /// Load the image into the local Docker engine.
     #[arg(long)]
     pub load: bool,
+    /// Push the image to a registry: `REGISTRY/REPO[:TAG]` (repeatable).
+    #[arg(long = "push", value_name = "REF")]
+    pub push: Vec<String>,
+    /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
     /// Set an environment variable in the image (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

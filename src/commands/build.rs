@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use cargo_gantry::image::{self, BaseSpec, Inputs};
 use cargo_gantry::oci::Platform;
 use cargo_gantry::plan::{self, Plan, Request};
-use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher};
+use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
+use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::settings::{Layer, Profile, TargetSelection, env};
 use cargo_gantry::{Error, Result, project};
 
@@ -36,7 +37,15 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     let base = BaseSpec::parse(&plan.image.base)?;
     let built = image::compile(&project, &plan)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
-    let base = base.load(&Platform::linux_amd64(), scratch.path())?;
+    let client = ClientOptions {
+        insecure: args.insecure_registries.clone(),
+        ..ClientOptions::default()
+    };
+    let pull = PullOptions {
+        client: client.clone(),
+        ..PullOptions::default()
+    };
+    let base = base.load(&Platform::linux_amd64(), scratch.path(), &pull)?;
     let extra_files = extra_files(&project.root.join(&plan.package_dir), &plan)?;
     let created = source_date_epoch()?;
     eprintln!("    Building image layers for `{}`", plan.bin);
@@ -50,7 +59,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         extra_files: &extra_files,
     })?;
 
-    let (publisher, default_layout) = publishers(args, &project.target_directory, &plan);
+    let (publisher, default_layout) = publishers(args, &project.target_directory, &plan, &client)?;
     let published = publisher.publish(&image)?;
     for r in &published.references {
         eprintln!("       Wrote {r}");
@@ -76,7 +85,18 @@ pub fn run(args: &ImageArgs) -> Result<()> {
             println!("{summary}");
         }
         MessageFormat::Human => {
-            println!("{}@{}", plan.tag, published.digest);
+            // After a push, the pushed `REPO@sha256:…`; otherwise the local name and digest.
+            let pushed: Vec<&String> = published
+                .references
+                .iter()
+                .filter(|r| !is_local(r))
+                .collect();
+            if pushed.is_empty() {
+                println!("{}@{}", plan.tag, published.digest);
+            }
+            for r in pushed {
+                println!("{r}");
+            }
             if let Some(dir) = default_layout {
                 eprintln!(
                     "        Next: skopeo copy oci:{}:{} docker-daemon:{}  (or rerun with --load)",
@@ -124,8 +144,20 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
     })
 }
 
+/// References to local outputs, in skopeo's transport syntax.
+fn is_local(reference: &str) -> bool {
+    ["oci:", "docker-archive:", "docker-daemon:"]
+        .iter()
+        .any(|t| reference.starts_with(t))
+}
+
 /// The destinations asked for; none → an OCI layout under `target/gantry/`.
-fn publishers(args: &ImageArgs, target_dir: &Path, plan: &Plan) -> (Multi, Option<PathBuf>) {
+fn publishers(
+    args: &ImageArgs,
+    target_dir: &Path,
+    plan: &Plan,
+    client: &ClientOptions,
+) -> Result<(Multi, Option<PathBuf>)> {
     let mut all: Vec<Box<dyn Publisher>> = Vec::new();
     let mut default_layout = None;
     if let Some(dir) = &args.oci_layout {
@@ -143,6 +175,16 @@ fn publishers(args: &ImageArgs, target_dir: &Path, plan: &Plan) -> (Multi, Optio
     if args.load {
         all.push(Box::new(DockerLoad::new(plan.tag.clone())));
     }
+    for reference in &args.push {
+        let options = PushOptions {
+            client: client.clone(),
+            ..PushOptions::default()
+        };
+        all.push(Box::new(Registry::new(
+            ImageRef::parse(reference)?,
+            options,
+        )));
+    }
     if all.is_empty() {
         let dir = target_dir.join("gantry").join("oci").join(&plan.bin);
         all.push(Box::new(OciLayout {
@@ -151,7 +193,7 @@ fn publishers(args: &ImageArgs, target_dir: &Path, plan: &Plan) -> (Multi, Optio
         }));
         default_layout = Some(dir);
     }
-    (Multi(all), default_layout)
+    Ok((Multi(all), default_layout))
 }
 
 /// `extra-files` entries `HOST[:IMAGE]`, HOST relative to the package; IMAGE defaults to

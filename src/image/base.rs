@@ -5,14 +5,22 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::image::build::Base;
 use crate::oci::{self, Platform};
+use crate::registry::{self, ImageRef, PullOptions};
 
 /// Parsed `--base` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseSpec {
     Auto,
     Scratch,
-    OciLayout { dir: PathBuf, tag: Option<String> },
-    DockerArchive { file: PathBuf },
+    OciLayout {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
+    DockerArchive {
+        file: PathBuf,
+    },
+    /// `REGISTRY/REPO[:TAG|@DIGEST]`, pulled (and cached by digest).
+    Registry(ImageRef),
 }
 
 impl BaseSpec {
@@ -39,20 +47,24 @@ impl BaseSpec {
             _ if s.starts_with("docker-archive:") => BaseSpec::DockerArchive {
                 file: s["docker-archive:".len()..].into(),
             },
-            other => {
-                return Err(
-                    Error::user(format!("`--base {other}` is not a base gantry can read"))
-                        .with_hint(
-                            "use `auto`, `scratch`, `oci:DIR[:TAG]` or `docker-archive:FILE` \
-                         (`docker save IMAGE -o FILE` makes one)",
-                        ),
-                );
-            }
+            other => BaseSpec::Registry(ImageRef::parse(other).map_err(|e| {
+                Error::user(format!("`--base {other}` is not a base gantry can read"))
+                    .caused_by(e)
+                    .with_hint(
+                        "use `auto`, `scratch`, `oci:DIR[:TAG]`, `docker-archive:FILE` or \
+                         `REGISTRY/REPO[:TAG|@DIGEST]`",
+                    )
+            })?),
         })
     }
 
     /// Load the base; an image base is unpacked into `scratch` to check the binary against it.
-    pub fn load(&self, platform: &Platform, scratch: &std::path::Path) -> Result<Base> {
+    pub fn load(
+        &self,
+        platform: &Platform,
+        scratch: &std::path::Path,
+        pull: &PullOptions,
+    ) -> Result<Base> {
         let (image, reference) = match self {
             BaseSpec::Auto => return Ok(Base::Auto),
             BaseSpec::Scratch => return Ok(Base::Scratch),
@@ -60,6 +72,10 @@ impl BaseSpec {
                 let image = oci::layout::read(dir, tag.as_deref(), platform)?;
                 (image, format!("oci:{}", dir.display()))
             }
+            BaseSpec::Registry(reference) => (
+                registry::pull(reference, platform, pull)?,
+                reference.to_string(),
+            ),
             BaseSpec::DockerArchive { file } => (
                 oci::archive::read(file, None)?,
                 format!("docker-archive:{}", file.display()),
@@ -103,7 +119,15 @@ mod tests {
                 file: "b.tar".into()
             }
         );
-        let err = BaseSpec::parse("ubuntu").unwrap_err();
-        assert!(err.hint().unwrap().contains("docker save"));
+        let BaseSpec::Registry(r) = BaseSpec::parse("ubuntu").unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.to_string(), "docker.io/library/ubuntu:latest");
+        let err = BaseSpec::parse("Not A Ref!").unwrap_err();
+        assert!(
+            err.hint().unwrap().contains("REGISTRY/REPO"),
+            "{}",
+            err.render()
+        );
     }
 }

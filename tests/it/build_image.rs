@@ -465,3 +465,46 @@ fn malformed_env_flag_is_a_user_error_with_hint() {
         "{err}"
     );
 }
+
+#[test]
+fn push_prints_repo_at_digest_and_a_registry_base_is_pulled_checked_and_reused() {
+    let Some(docker) = docker() else { return };
+    let Some(skopeo) = tool("/usr/bin/skopeo") else {
+        return;
+    };
+    let Some(registry) = crate::support::registry::TestRegistry::start() else {
+        return;
+    };
+    let host = registry.host();
+    // The distroless stand-in, put into the registry as a base.
+    run(Command::new(&skopeo).args([
+        "copy",
+        "--dest-tls-verify=false",
+        "docker-daemon:gcr.io/distroless/cc-debian13:nonroot",
+        &format!("docker://{host}/distroless/cc:nonroot"),
+    ]));
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "pushed");
+    let base = format!("{host}/distroless/cc:nonroot");
+    let target = format!("{host}/team/app:1");
+    let out = ok(
+        gantry(
+            &fx.path("app"),
+            &["build", "--base", &base, "--push", &target],
+        ),
+        "build --push",
+    );
+    let printed = stdout(&out);
+    let line = printed.trim();
+    assert!(
+        line.starts_with(&format!("{host}/team/app@sha256:")),
+        "{printed}"
+    );
+    let inspect = registry.inspect("team/app:1", None);
+    assert_eq!(
+        Some(inspect["Digest"].as_str().unwrap()),
+        line.split('@').nth(1)
+    );
+    run(Command::new(&docker).args(["pull", &target]));
+    assert_eq!(docker_run(&docker, &target), "pushed 7 uid=65532\n");
+}

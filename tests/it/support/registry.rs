@@ -5,60 +5,15 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const REGISTRY: &str = "/usr/bin/docker-registry";
 pub const SKOPEO: &str = "/usr/bin/skopeo";
 pub const HTPASSWD: &str = "/usr/bin/htpasswd";
-pub const DOCKER: &str = "/usr/bin/docker";
-const E2E_ENV: &str = "GANTRY_E2E";
 
-/// The tool at `path`, or `None` when it is missing and skipping was asked for.
-pub fn tool(path: &str) -> Option<PathBuf> {
-    if Path::new(path).exists() {
-        return Some(PathBuf::from(path));
-    }
-    if std::env::var(E2E_ENV).as_deref() == Ok("skip") {
-        eprintln!("skipping: `{path}` is missing and {E2E_ENV}=skip");
-        return None;
-    }
-    panic!(
-        "`{path}` is missing: run `scripts/test-env.sh` to install the test tools, or set {E2E_ENV}=skip"
-    );
-}
-
-/// Docker with a reachable daemon, under the same fail-or-skip rule.
-pub fn docker() -> Option<PathBuf> {
-    let docker = tool(DOCKER)?;
-    let info = Command::new(&docker)
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .unwrap();
-    if info.status.success() {
-        return Some(docker);
-    }
-    if std::env::var(E2E_ENV).as_deref() == Ok("skip") {
-        eprintln!("skipping: the Docker daemon is not reachable and {E2E_ENV}=skip");
-        return None;
-    }
-    panic!("the Docker daemon is not reachable (run `scripts/test-env.sh`, or set {E2E_ENV}=skip)");
-}
-
-/// Run and return stdout; a failure panics with the command and its stderr.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("failed to run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+pub use super::tools::{docker, run, tool};
 
 /// A port nobody listens on right now (the registry binds it a moment later).
 pub fn free_port() -> u16 {
