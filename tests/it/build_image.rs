@@ -386,27 +386,7 @@ fn extras_from_metadata_and_flags_reach_the_image_config_and_layers() {
         + "\n[package.metadata.gantry]\nexpose = [8080]\nenv = { RUST_LOG = \"info\" }\nextra-files = [\"assets\"]\nlabels = { team = \"core\" }\n";
     fx.file("app/Cargo.toml", &manifest)
         .file("app/assets/a.txt", "asset\n");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(fx.path("app"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-        stdout(&out)
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "init",
-    ]);
-    let head = git(&["rev-parse", "HEAD"]);
+    let head = fx.git_commit("app");
     let layout = fx.path("layout");
     let args = [
         "--oci-layout",

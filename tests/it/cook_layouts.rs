@@ -275,25 +275,7 @@ fn git_dependency_from_a_local_repository() {
         "gitdep/src/lib.rs",
         "pub fn from_git() -> &'static str { \"from-git\" }\n",
     );
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(fx.path("gitdep"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "init",
-    ]);
+    fx.git_commit("gitdep");
     let url = format!("file://{}", fx.path("gitdep").display());
     fx.file(
         "app/Cargo.toml",

@@ -68,6 +68,31 @@ impl Fixture {
             )
     }
 
+    /// Make `dir` a git repository with everything in it committed; returns the commit.
+    pub fn git_commit(&self, dir: &str) -> String {
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(self.path(dir))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+            stdout(&out)
+        };
+        git(&["init", "-q"]);
+        git(&["add", "."]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "fixture",
+        ]);
+        git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
     /// Run `cargo generate-lockfile` (resolves against the registry) in `dir`.
     pub fn lock(&self, dir: &str) -> &Self {
         let out = cargo(&self.path(dir))
