@@ -38,18 +38,10 @@ pub fn compile(project: &Project, plan: &Plan) -> Result<Built> {
             home.display()
         ));
     }
-    let rustflags = flags
-        .iter()
-        .map(|f| format!("{f:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-
     let mut cmd = process::command("cargo", &project.root);
-    cmd.arg("build")
-        .args(cargo.args())
-        .arg("--config")
-        .arg(format!("build.rustflags = [{rustflags}]"))
-        .arg("--message-format=json-render-diagnostics");
+    cmd.arg("build").args(cargo.args());
+    add_rustflags(&mut cmd, project, &flags);
+    cmd.arg("--message-format=json-render-diagnostics");
     let command = process::command_line(&cmd);
     eprintln!("   Compiling `{}` with: {command}", plan.bin);
     let stdout = process::run_stdout_captured(&mut cmd).map_err(|e| {
@@ -63,6 +55,57 @@ pub fn compile(project: &Project, plan: &Plan) -> Result<Built> {
         executable,
         command,
     })
+}
+
+/// Add `flags` to the rustflags cargo would use anyway. Cargo takes rustflags from exactly one
+/// place (RUSTFLAGS, else `target.<…>.rustflags`, else `build.rustflags`), and config arrays from
+/// `--config` are appended to the same key's array from the files, so the flags go to the place
+/// that is in force.
+fn add_rustflags(cmd: &mut std::process::Command, project: &Project, flags: &[String]) {
+    if let Ok(encoded) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        let mut all: Vec<&str> = encoded.split('\x1f').filter(|f| !f.is_empty()).collect();
+        all.extend(flags.iter().map(String::as_str));
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"));
+        return;
+    }
+    if let Ok(env) = std::env::var("RUSTFLAGS") {
+        cmd.env("RUSTFLAGS", format!("{env} {}", flags.join(" ")).trim());
+        return;
+    }
+    let array = flags
+        .iter()
+        .map(|f| format!("{f:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let target_keys = target_rustflags_keys(project);
+    if target_keys.is_empty() {
+        cmd.arg("--config")
+            .arg(format!("build.rustflags = [{array}]"));
+    }
+    for key in target_keys {
+        cmd.arg("--config")
+            .arg(format!("target.{key:?}.rustflags = [{array}]"));
+    }
+}
+
+/// The `[target.<key>]` tables of the project's cargo config files that set rustflags.
+fn target_rustflags_keys(project: &Project) -> Vec<String> {
+    let mut keys: Vec<String> = project
+        .cargo_configs
+        .iter()
+        .filter_map(|f| f.contents.parse::<toml::Table>().ok())
+        .filter_map(|t| t.get("target").and_then(|t| t.as_table()).cloned())
+        .flat_map(|targets| {
+            targets
+                .into_iter()
+                .filter(|(_, v)| v.get("rustflags").is_some())
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// The `executable` of the compiler-artifact message for bin target `bin`.

@@ -20,6 +20,27 @@ fn uid_program(says: &str) -> String {
     )
 }
 
+/// `app` plus a path dependency outside the package whose `file!()` cargo passes as an absolute
+/// path: only remapping keeps the checkout's location out of the binary. (Cargo also hashes that
+/// absolute path into symbol names, hence `strip`; see the README.)
+fn app_with_outside_dep(fx: &Fixture, dir: &str, says: &str) {
+    let deps = "itoa = \"1\"\nhelper = { path = \"../helper\" }";
+    let app_manifest = manifest("app", deps) + "\n[profile.release]\nstrip = \"symbols\"\n";
+    fx.file(&format!("{dir}/Cargo.toml"), &app_manifest)
+        .file(
+            &format!("{dir}/src/main.rs"),
+            &uid_program(says).replace(
+                "fn main() {",
+                "fn main() {\n    std::hint::black_box(helper::here());",
+            ),
+        )
+        .file("helper/Cargo.toml", &manifest("helper", ""))
+        .file(
+            "helper/src/lib.rs",
+            "pub fn here() -> &'static str { file!() }\n",
+        );
+}
+
 fn app(fx: &Fixture, dir: &str, name: &str, says: &str) {
     fx.file(
         &format!("{dir}/Cargo.toml"),
@@ -93,7 +114,7 @@ fn dynamic_glibc_binary_runs_in_docker_as_nonroot_with_exactly_its_libraries() {
 fn crt_static_binary_gets_runtime_files_but_no_libraries() {
     let Some(docker) = docker() else { return };
     let fx = Fixture::new();
-    app(&fx, "app", "app", "static");
+    app_with_outside_dep(&fx, "app", "static");
     fx.file(
         "app/.cargo/config.toml",
         "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n",
@@ -112,6 +133,25 @@ fn crt_static_binary_gets_runtime_files_but_no_libraries() {
         &[],
     );
     assert_ne!(summary["linking"], "dynamic", "{summary}");
+    // The project's own [target] rustflags are in force: the path remapping must join them,
+    // so the same source elsewhere still gives the same image.
+    let twin = Fixture::new();
+    app_with_outside_dep(&twin, "app", "static");
+    std::fs::copy(fx.path("app/.cargo/config.toml"), {
+        std::fs::create_dir_all(twin.path("app/.cargo")).unwrap();
+        twin.path("app/.cargo/config.toml")
+    })
+    .unwrap();
+    std::fs::copy(fx.path("app/Cargo.lock"), twin.path("app/Cargo.lock")).unwrap();
+    let again = build_json(
+        &twin.path("app"),
+        &["--target", "x86_64-unknown-linux-gnu"],
+        &[],
+    );
+    assert_eq!(
+        summary["digest"], again["digest"],
+        "static build depends on the checkout path"
+    );
     assert_eq!(
         summary["libraries"].as_array().unwrap().len(),
         0,
@@ -163,8 +203,8 @@ fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
     };
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     let (a, b) = (Fixture::new(), Fixture::new());
-    app(&a, "app", "app", "repro");
-    app(&b, "app", "app", "repro");
+    app_with_outside_dep(&a, "app", "repro");
+    app_with_outside_dep(&b, "app", "repro");
     a.lock("app");
     std::fs::copy(a.path("app/Cargo.lock"), b.path("app/Cargo.lock")).unwrap();
     let layout = a.path("layout");
