@@ -25,6 +25,7 @@ fn main() {
     let result = match &cli.command {
         cli::Command::Prepare(a) => commands::prepare::run(a),
         cli::Command::Cook(a) => commands::cook::run(a),
+        cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

@@ -77,6 +77,9 @@ pub struct Layer {
     pub tzdata: Option<bool>,
     pub native_packages: Option<Vec<String>>,
     pub runtime_packages: Option<Vec<String>>,
+    /// A cargo feature of the project that installs a faster global allocator; enabled for musl
+    /// builds only (musl's malloc is slow under concurrent load).
+    pub allocator_feature: Option<String>,
 }
 
 macro_rules! or_fields {
@@ -109,7 +112,8 @@ impl Layer {
             extra_files,
             tzdata,
             native_packages,
-            runtime_packages
+            runtime_packages,
+            allocator_feature
         )
     }
 
