@@ -336,8 +336,10 @@ fn vendor_source(t: &mut Text, plan: &DockerPlan) {
 
 pub(super) fn target_mount(plan: &DockerPlan) -> String {
     format!(
-        "--mount=type=cache,id=gantry-target-{},target={}/target,sharing=locked",
+        "--mount=type=cache,id=gantry-target-{}-{}-{},target={}/target,sharing=locked",
+        plan.package,
         plan.bin,
+        plan.strategy.name(),
         workdir(plan)
     )
 }

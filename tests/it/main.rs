@@ -2,6 +2,9 @@
 
 mod support;
 
+mod dockerfile_e2e;
+mod dockerfile_snapshots;
+
 mod cook_layouts;
 mod cook_safety;
 mod recipe_stability;
