@@ -92,6 +92,12 @@ fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
          /usr/local/bin/cargo-gantry and pass `--build-arg GANTRY_FROM=image`. BuildKit only \
          builds the stages the target needs, so the unused source is never fetched."
     ));
+    if plan.musl {
+        t.comment(
+            "On this musl builder the gantry in that image must be a musl (static) build: a glibc \
+             binary does not run here.",
+        );
+    }
     t.line("ARG GANTRY_FROM=crates-io");
     t.line(&format!("ARG GANTRY_IMAGE=cargo-gantry:{v}"));
     t.blank();

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod dockerfile_cli;
 mod dockerfile_e2e;
 mod dockerfile_snapshots;
 
