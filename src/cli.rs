@@ -41,6 +41,9 @@ pub struct DockerfileArgs {
     /// What the image runs on: distroless (default), static, scratch, alpine, debian.
     #[arg(long, value_name = "RUNTIME")]
     pub runtime: Option<String>,
+    /// The builder image (default: from rust-toolchain.toml or `rust-version`, else `rust:1`).
+    #[arg(long, value_name = "IMAGE")]
+    pub builder: Option<String>,
     /// A registry that replaces crates.io inside the build (sparse or git index URL).
     #[arg(long, value_name = "URL")]
     pub registry_mirror: Option<String>,

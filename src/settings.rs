@@ -28,6 +28,7 @@ pub mod env {
     pub const BASE: &str = "GANTRY_BASE";
     pub const TAG: &str = "GANTRY_TAG";
     pub const REGISTRY_MIRROR: &str = "GANTRY_REGISTRY_MIRROR";
+    pub const BUILDER: &str = "GANTRY_BUILDER";
     pub const REGISTRY_USER: &str = "GANTRY_REGISTRY_USER";
     pub const REGISTRY_PASSWORD: &str = "GANTRY_REGISTRY_PASSWORD";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
@@ -49,6 +50,7 @@ pub mod env {
         BASE,
         TAG,
         REGISTRY_MIRROR,
+        BUILDER,
     ];
 }
 
@@ -80,6 +82,8 @@ pub struct Layer {
     /// A cargo feature of the project that installs a faster global allocator; enabled for musl
     /// builds only (musl's malloc is slow under concurrent load).
     pub allocator_feature: Option<String>,
+    /// The builder image, instead of the one derived from the toolchain file or `rust-version`.
+    pub builder: Option<String>,
 }
 
 macro_rules! or_fields {
@@ -113,7 +117,8 @@ impl Layer {
             tzdata,
             native_packages,
             runtime_packages,
-            allocator_feature
+            allocator_feature,
+            builder
         )
     }
 
@@ -154,6 +159,7 @@ impl Layer {
             base: text(env::BASE),
             tag: text(env::TAG),
             registry_mirror: text(env::REGISTRY_MIRROR),
+            builder: text(env::BUILDER),
             ..Layer::default()
         })
     }

@@ -114,6 +114,7 @@ fn cli_layer(args: &DockerfileArgs) -> Layer {
         strategy: args.strategy.clone(),
         runtime: args.runtime.clone(),
         registry_mirror: args.registry_mirror.clone(),
+        builder: args.builder.clone(),
         features: Some(split_features(&args.features)).filter(|f| !f.is_empty()),
         profile: args.profile.clone(),
         target: args.target.clone(),

@@ -9,6 +9,7 @@ pub mod native;
 mod options;
 mod render;
 mod runtime;
+mod strategy;
 mod text;
 pub mod toolchain;
 
@@ -111,6 +112,7 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
         project.toolchain.as_ref(),
         pkg.rust_version.as_deref(),
         asked == Runtime::Alpine,
+        layer.builder.as_deref(),
     )?;
     let mut rustflags = None;
     if matches!(asked, Runtime::Static | Runtime::Scratch) {

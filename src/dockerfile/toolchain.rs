@@ -101,10 +101,12 @@ impl Builder {
 }
 
 /// Choose the builder for a glibc (`musl == false`) or musl build.
+/// `image` (the `builder` setting) replaces the derived tag.
 pub fn builder(
     toolchain: Option<&ProjectFile>,
     rust_version: Option<&str>,
     musl: bool,
+    image_setting: Option<&str>,
 ) -> Result<Builder> {
     let file = toolchain.map(ToolchainFile::parse).transpose()?;
     let channel = file.as_ref().and_then(|f| f.channel.clone());
@@ -152,6 +154,12 @@ pub fn builder(
         (Some(v), false) => format!("rust:{v}-slim-{}", suite.name()),
         (Some(v), true) => format!("rust:{v}-alpine"),
     };
+    let (image, suite, reason) = match image_setting {
+        // The suite follows the tag: the runtime must match the builder's glibc.
+        Some(i) if i.contains("bookworm") => (i.to_owned(), Suite::Bookworm, given(i)),
+        Some(i) => (i.to_owned(), Suite::Trixie, given(i)),
+        None => (image, suite, reason),
+    };
     let (components, targets) = file.map(|f| (f.components, f.targets)).unwrap_or_default();
     Ok(Builder {
         image,
@@ -161,6 +169,10 @@ pub fn builder(
         components,
         targets,
     })
+}
+
+fn given(image: &str) -> String {
+    format!("set by the `builder` setting (`{image}`)")
 }
 
 fn is_version(c: &str) -> bool {
@@ -189,6 +201,7 @@ mod tests {
             Some(&file("[toolchain]\nchannel = \"1.95.0\"\n")),
             None,
             false,
+            None,
         )
         .unwrap();
         assert_eq!(b.image, "rust:1.95.0-slim-trixie");
@@ -198,7 +211,7 @@ mod tests {
     #[test]
     fn nightly_uses_the_nightly_image_and_keeps_components() {
         let tc = file("[toolchain]\nchannel = \"nightly\"\ncomponents = [\"rust-src\"]\n");
-        let b = builder(Some(&tc), Some("1.80"), true).unwrap();
+        let b = builder(Some(&tc), Some("1.80"), true, None).unwrap();
         assert_eq!(b.image, "rustlang/rust:nightly-alpine");
         assert_eq!(b.components, ["rust-src"]);
         assert!(!b.install_toolchain);
@@ -206,15 +219,23 @@ mod tests {
 
     #[test]
     fn old_rust_version_falls_back_to_bookworm() {
-        let b = builder(None, Some("1.80"), false).unwrap();
+        let b = builder(None, Some("1.80"), false, None).unwrap();
         assert_eq!(b.image, "rust:1.80-slim-bookworm");
         assert_eq!(b.suite.glibc(), "2.36");
     }
 
     #[test]
     fn legacy_plain_file_is_a_channel() {
-        let b = builder(Some(&file("stable\n")), None, false).unwrap();
+        let b = builder(Some(&file("stable\n")), None, false, None).unwrap();
         assert_eq!(b.image, "rust:1-slim-trixie");
         assert!(b.install_toolchain);
+    }
+
+    #[test]
+    fn builder_setting_wins_and_its_tag_decides_the_suite() {
+        let b = builder(None, Some("1.71"), false, Some("rust:1.88-slim-bookworm")).unwrap();
+        assert_eq!(b.image, "rust:1.88-slim-bookworm");
+        assert_eq!(b.suite, Suite::Bookworm);
+        assert!(b.reason.contains("`builder` setting"));
     }
 }

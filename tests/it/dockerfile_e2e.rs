@@ -40,6 +40,15 @@ struct Case<'a> {
 
 impl Case<'_> {
     fn run(&self, d: &Docker) -> (Build, Build) {
+        // A cargo config comment that is new on every run: it changes the recipe and the
+        // context, so no layer of an earlier test run can stand in for this one's builds.
+        let config = format!("{}/.cargo/config.toml", self.root);
+        let old = std::fs::read_to_string(self.fx.path(&config)).unwrap_or_default();
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        self.fx.file(&config, &format!("# e2e run {nonce}\n{old}"));
         let mut args = vec!["dockerfile"];
         args.extend_from_slice(self.args);
         ok(
