@@ -38,12 +38,14 @@ pub const TABLE: &[NativeDep] = &[
     },
     NativeDep {
         krate: "libz-sys",
-        bundled_by: &["cmake"],
-        deb_build: &["pkg-config", "zlib1g-dev"],
-        deb_runtime: &["zlib1g"],
-        apk_build: &["pkgconf", "zlib-dev"],
-        apk_runtime: &["zlib"],
-        why: "libz-sys links the system zlib when it finds one",
+        // Without zlib headers libz-sys compiles its bundled zlib into the binary: nothing to
+        // install, and the runtime (distroless has no zlib) needs nothing either.
+        bundled_by: &[],
+        deb_build: &[],
+        deb_runtime: &[],
+        apk_build: &[],
+        apk_runtime: &[],
+        why: "libz-sys compiles its bundled zlib (no zlib headers installed), so no runtime zlib",
     },
     NativeDep {
         krate: "pq-sys",
@@ -112,11 +114,11 @@ pub const TABLE: &[NativeDep] = &[
     NativeDep {
         krate: "libgit2-sys",
         bundled_by: &[],
-        deb_build: &["pkg-config"],
+        deb_build: &[],
         deb_runtime: &[],
-        apk_build: &["pkgconf"],
+        apk_build: &[],
         apk_runtime: &[],
-        why: "libgit2-sys compiles its vendored libgit2 unless pkg-config finds a matching one",
+        why: "libgit2-sys compiles its vendored libgit2 when no system one is installed",
     },
     NativeDep {
         krate: "rdkafka-sys",

@@ -156,13 +156,12 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         }
         t.run(&[], &cmds);
     }
+    if !plan.native.is_empty() {
+        let why: Vec<String> = plan.native.iter().map(|n| format!("{}.", n.why)).collect();
+        t.comment(&format!("Native crates in Cargo.lock: {}", why.join(" ")));
+    }
     if !plan.builder_packages.is_empty() {
-        let why: Vec<&str> = plan.native.iter().map(|n| n.why).collect();
-        let mut note = String::from("Build-time packages");
-        if !why.is_empty() {
-            note.push_str(&format!(" (from Cargo.lock: {})", why.join("; ")));
-        }
-        t.comment(&format!("{note}."));
+        t.comment("Build-time packages (Cargo.lock's native crates and `native-packages`).");
         let pkgs = plan.builder_packages.join(" ");
         if plan.musl && plan.runtime == super::Runtime::Alpine {
             t.run(&[], &[format!("apk add --no-cache {pkgs}")]);
