@@ -223,7 +223,8 @@ fn mirror(t: &mut Text, plan: &DockerPlan) {
     ));
     let config = format!(
         "[registries.gantry-mirror]\\nindex = \"{}\"\\n[source.crates-io]\\nreplace-with = \"gantry-mirror\"\\n",
-        m.index
+        // printf's format string: a literal `%` in the URL must be doubled.
+        m.index.replace('%', "%%")
     );
     t.run(
         &[],

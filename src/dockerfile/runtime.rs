@@ -120,7 +120,7 @@ pub fn dockerignore(plan: &DockerPlan) -> String {
     let mut t = Text::default();
     t.comment(
         "Keep the build context small and free of secrets. Anything listed here is invisible \
-         to `COPY . …`, so it can neither leak into a layer nor invalidate the cache.",
+         to COPY, so it can neither leak into a layer nor invalidate the cache.",
     );
     let groups: &[(&str, &[&str])] = &[
         ("build outputs", &["**/target/"]),
@@ -155,7 +155,7 @@ pub fn dockerignore(plan: &DockerPlan) -> String {
             ],
         ),
         (
-            "the generated Docker files: regenerating them must not invalidate `COPY . …`",
+            "the generated Docker files: regenerating them must not invalidate COPY",
             &["**/Dockerfile", "**/*.dockerignore", "**/.dockerignore"],
         ),
     ];
