@@ -39,11 +39,16 @@ if ! /usr/bin/docker info >/dev/null 2>&1; then
   /usr/bin/docker info >/dev/null 2>&1 || { tail -20 /var/log/gantry-dockerd.log >&2; exit 1; }
 fi
 
-images=$here/../shared/docker/make-local-images.sh
-if [ -f "$images" ]; then
+images=
+for shared in "${GANTRY_SHARED:-}" "$here/../shared" /work/shared; do
+  if [ -n "$shared" ] && [ -f "$shared/docker/make-local-images.sh" ]; then images=$shared/docker/make-local-images.sh; break; fi
+done
+if [ -n "$images" ]; then
   log "making local base images (first run: about 5 minutes)"
-  bash "$images" 2>&1 | grep -vE '^(debian|rust|rustlang|gcr)' >&2 || { log "make-local-images.sh failed"; exit 1; }
+  if ! bash "$images" >/var/tmp/gantry-make-local-images.log 2>&1; then
+    tail -30 /var/tmp/gantry-make-local-images.log >&2; log "make-local-images.sh failed"; exit 1
+  fi
 else
-  log "no $images: the Docker tests need the local base images"; exit 1
+  log "no shared/docker/make-local-images.sh beside the checkout (set GANTRY_SHARED): the Docker tests need the local base images"; exit 1
 fi
 log "ready"

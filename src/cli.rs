@@ -25,6 +25,8 @@ pub enum Command {
     Cook(CookArgs),
     /// Build an OCI image of one binary without a Docker daemon.
     Build(Box<ImageArgs>),
+    /// Write a Dockerfile and .dockerignore tailored to the project.
+    Dockerfile(DockerfileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,49 @@ pub struct ImageArgs {
 pub enum MessageFormat {
     Human,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    /// The binary to put into the image (default: the workspace's only binary).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// The package whose binary goes into the image.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub package: Option<String>,
+    /// How dependencies are cached: chef (default), vendor, mounts.
+    #[arg(long, value_name = "STRATEGY")]
+    pub strategy: Option<String>,
+    /// What the image runs on: distroless (default), static, scratch, alpine, debian.
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// The builder image (default: from rust-toolchain.toml or `rust-version`, else `rust:1`).
+    #[arg(long, value_name = "IMAGE")]
+    pub builder: Option<String>,
+    /// A registry that replaces crates.io inside the build (sparse or git index URL).
+    #[arg(long, value_name = "URL")]
+    pub registry_mirror: Option<String>,
+    /// Features to activate (space or comma separated, repeatable).
+    #[arg(short = 'F', long = "features", value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Build with the named profile (default: release).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Build for the target triple.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Where to write the Dockerfile (`-` for stdout; default: `Dockerfile` in the workspace root).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Write nothing; exit 1 when the files on disk differ from what would be written (for CI).
+    #[arg(long, conflicts_with = "force")]
+    pub check: bool,
+    /// Overwrite files that were edited by hand or not written by gantry.
+    #[arg(long)]
+    pub force: bool,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

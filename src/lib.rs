@@ -15,6 +15,7 @@
 //!
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
+pub mod dockerfile;
 pub mod error;
 pub mod image;
 pub mod oci;

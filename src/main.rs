@@ -26,6 +26,7 @@ fn main() {
         cli::Command::Prepare(a) => commands::prepare::run(a),
         cli::Command::Cook(a) => commands::cook::run(a),
         cli::Command::Build(a) => commands::build::run(a),
+        cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

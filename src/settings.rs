@@ -28,6 +28,7 @@ pub mod env {
     pub const BASE: &str = "GANTRY_BASE";
     pub const TAG: &str = "GANTRY_TAG";
     pub const REGISTRY_MIRROR: &str = "GANTRY_REGISTRY_MIRROR";
+    pub const BUILDER: &str = "GANTRY_BUILDER";
     pub const REGISTRY_USER: &str = "GANTRY_REGISTRY_USER";
     pub const REGISTRY_PASSWORD: &str = "GANTRY_REGISTRY_PASSWORD";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
@@ -49,6 +50,7 @@ pub mod env {
         BASE,
         TAG,
         REGISTRY_MIRROR,
+        BUILDER,
     ];
 }
 
@@ -77,6 +79,11 @@ pub struct Layer {
     pub tzdata: Option<bool>,
     pub native_packages: Option<Vec<String>>,
     pub runtime_packages: Option<Vec<String>>,
+    /// A cargo feature of the project that installs a faster global allocator; enabled for musl
+    /// builds only (musl's malloc is slow under concurrent load).
+    pub allocator_feature: Option<String>,
+    /// The builder image, instead of the one derived from the toolchain file or `rust-version`.
+    pub builder: Option<String>,
 }
 
 macro_rules! or_fields {
@@ -112,7 +119,9 @@ impl Layer {
             extra_files,
             tzdata,
             native_packages,
-            runtime_packages
+            runtime_packages,
+            allocator_feature,
+            builder
         );
         merged.env = env;
         merged.labels = labels;
@@ -156,6 +165,7 @@ impl Layer {
             base: text(env::BASE),
             tag: text(env::TAG),
             registry_mirror: text(env::REGISTRY_MIRROR),
+            builder: text(env::BUILDER),
             ..Layer::default()
         })
     }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cook;
+pub mod dockerfile;
 pub mod prepare;
 
 use crate::cli::BuildArgs;

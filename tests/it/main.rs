@@ -3,6 +3,10 @@
 mod support;
 
 mod build_image;
+mod dockerfile_cli;
+mod dockerfile_e2e;
+mod dockerfile_snapshots;
+
 mod cook_layouts;
 mod cook_safety;
 mod oci;

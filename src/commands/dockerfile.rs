@@ -1,0 +1,123 @@
+//! `cargo gantry dockerfile`: analyze, resolve settings, plan, render, then write (or check)
+//! the Dockerfile and its .dockerignore without ever clobbering a file gantry did not write.
+
+use std::path::{Path, PathBuf};
+
+use cargo_gantry::dockerfile::{self, Request, marker};
+use cargo_gantry::settings::{Layer, split_features};
+use cargo_gantry::skeleton::cook::write_atomic;
+use cargo_gantry::{Error, Result, project};
+
+use crate::cli::DockerfileArgs;
+
+pub fn run(args: &DockerfileArgs) -> Result<()> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
+    let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
+    let req = Request {
+        cli: cli_layer(args),
+        env: Layer::from_process_env()?,
+        gantry_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let plan = dockerfile::plan(&project, &req)?;
+    if let Some(why) = &plan.runtime_switch {
+        eprintln!("warning: runtime `debian` instead of `distroless`: {why}");
+    }
+    let rendered = dockerfile::render(&plan);
+
+    if args.output.as_deref() == Some(Path::new("-")) {
+        print!("{}", rendered.dockerfile);
+        return Ok(());
+    }
+    let dockerfile_path = match &args.output {
+        Some(p) => cwd.join(p),
+        None => project.root.join("Dockerfile"),
+    };
+    // `.dockerignore` must sit at the context root; when the context is not the directory of
+    // the Dockerfile, BuildKit reads `<Dockerfile>.dockerignore` next to it instead.
+    let plain = plan.context_rel.is_empty() && dockerfile_path == project.root.join("Dockerfile");
+    let ignore_path = if plain {
+        project.root.join(".dockerignore")
+    } else {
+        let mut p = dockerfile_path.clone().into_os_string();
+        p.push(".dockerignore");
+        PathBuf::from(p)
+    };
+    let files = [
+        (dockerfile_path, rendered.dockerfile),
+        (ignore_path, rendered.dockerignore),
+    ];
+
+    if args.check {
+        return check(&files);
+    }
+    let mut refused = Vec::new();
+    for (path, _) in files.iter().filter(|(p, new)| differs(p, new)) {
+        if let Ok(old) = std::fs::read_to_string(path)
+            && marker::provenance(&old) != marker::Provenance::Generated
+            && !args.force
+        {
+            refused.push((path, marker::provenance(&old)));
+        }
+    }
+    if !refused.is_empty() {
+        let what: Vec<String> = refused
+            .iter()
+            .map(|(p, prov)| match prov {
+                marker::Provenance::Edited => format!("`{}` (edited by hand)", p.display()),
+                _ => format!("`{}` (not written by gantry)", p.display()),
+            })
+            .collect();
+        return Err(
+            Error::user(format!("refusing to overwrite {}", what.join(", "))).with_hint(
+                "move your changes into [package.metadata.gantry] (or commit them elsewhere), \
+                 then pass --force to overwrite; `-o -` prints the Dockerfile instead",
+            ),
+        );
+    }
+    for (path, text) in &files {
+        if differs(path, text) {
+            write_atomic(path, text.as_bytes())?;
+            eprintln!("       Wrote {}", path.display());
+        } else {
+            eprintln!("   Unchanged {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn differs(path: &Path, new: &str) -> bool {
+    std::fs::read_to_string(path).map_or(true, |old| old != new)
+}
+
+fn check(files: &[(PathBuf, String)]) -> Result<()> {
+    let stale: Vec<String> = files
+        .iter()
+        .filter(|(p, new)| differs(p, new))
+        .map(|(p, _)| format!("`{}`", p.display()))
+        .collect();
+    if stale.is_empty() {
+        eprintln!("  Up to date Dockerfile and .dockerignore");
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "out of date or missing: {}",
+        stale.join(", ")
+    ))
+    .with_hint("run `cargo gantry dockerfile` (with --force for hand-edited files) and commit the result"))
+}
+
+/// The flags as a settings layer: they win over env and metadata.
+fn cli_layer(args: &DockerfileArgs) -> Layer {
+    Layer {
+        bin: args.bin.clone(),
+        package: args.package.clone(),
+        strategy: args.strategy.clone(),
+        runtime: args.runtime.clone(),
+        registry_mirror: args.registry_mirror.clone(),
+        builder: args.builder.clone(),
+        features: Some(split_features(&args.features)).filter(|f| !f.is_empty()),
+        profile: args.profile.clone(),
+        target: args.target.clone(),
+        ..Layer::default()
+    }
+}

@@ -1,0 +1,233 @@
+//! DockerPlan → Dockerfile and .dockerignore text. Every stage says what it does and why.
+
+use super::text::Text;
+use super::{DockerPlan, Strategy, marker, runtime, strategy};
+
+/// The generated files, each already carrying gantry's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub dockerfile: String,
+    pub dockerignore: String,
+}
+
+/// Where the build happens inside the builder; the build context is copied to `/src`.
+pub(super) const SRC: &str = "/src";
+/// gantry's own files in the builder (recipe, cooked target dir, the finished binary).
+pub(super) const GANTRY: &str = "/gantry";
+
+pub fn render(plan: &DockerPlan) -> Rendered {
+    let mut t = Text::default();
+    header(&mut t, plan);
+    if plan.strategy != Strategy::Mounts {
+        gantry_stages(&mut t, plan);
+    }
+    base(&mut t, plan);
+    match plan.strategy {
+        Strategy::Chef | Strategy::Vendor => strategy::chef(&mut t, plan),
+        Strategy::Mounts => strategy::mounts(&mut t, plan),
+    }
+    runtime::stage(&mut t, plan);
+    let command = "cargo gantry dockerfile";
+    Rendered {
+        dockerfile: marker::stamp(&plan.gantry_version, command, &t.finish()),
+        dockerignore: marker::stamp(&plan.gantry_version, command, &runtime::dockerignore(plan)),
+    }
+}
+
+pub(super) fn workdir(plan: &DockerPlan) -> String {
+    if plan.root_in_context.is_empty() {
+        SRC.to_owned()
+    } else {
+        format!("{SRC}/{}", plan.root_in_context)
+    }
+}
+
+pub(super) fn out_bin(plan: &DockerPlan) -> String {
+    format!("{GANTRY}/bin/{}", plan.bin)
+}
+
+fn header(t: &mut Text, plan: &DockerPlan) {
+    let build = if plan.context_rel.is_empty() {
+        format!("DOCKER_BUILDKIT=1 docker build -t {} .", plan.bin)
+    } else {
+        format!(
+            "DOCKER_BUILDKIT=1 docker build -t {} -f Dockerfile {}",
+            plan.bin, plan.context_rel
+        )
+    };
+    t.comment(&format!(
+        "Image for binary `{}` of package `{}`. Strategy `{}`, runtime `{}`.\n\nBuild from the workspace root:\n    {build}\n",
+        plan.bin,
+        plan.package,
+        plan.strategy.name(),
+        plan.runtime.name()
+    ));
+    if !plan.context_rel.is_empty() {
+        t.comment(&format!(
+            "The build context is `{}`: path dependencies live outside the workspace root, and a \
+             build can only read files inside its context. The workspace root is `{}` in it.\n",
+            plan.context_rel, plan.root_in_context
+        ));
+    }
+    if plan.strategy == Strategy::Vendor {
+        t.comment(
+            "Before building, vendor the dependencies into the context (again whenever Cargo.lock \
+             changes):\n    cargo vendor --locked vendor\n",
+        );
+    }
+    t.comment(
+        "Needs BuildKit (cache mounts, secrets): the default from Docker 23, `DOCKER_BUILDKIT=1` \
+         on Docker 20.10. No `# syntax=` line: the built-in frontend is enough, and nothing has \
+         to be pulled to parse this file.",
+    );
+}
+
+fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
+    let v = &plan.gantry_version;
+    t.stage(&format!(
+        "cargo-gantry inside the build (it runs `prepare` and `cook`). `GANTRY_FROM=crates-io` \
+         (the default) installs the pinned version with `cargo install cargo-gantry --locked`. \
+         Without network or registry, build a local image `cargo-gantry:{v}` that holds \
+         /usr/local/bin/cargo-gantry and pass `--build-arg GANTRY_FROM=image`. BuildKit only \
+         builds the stages the target needs, so the unused source is never fetched."
+    ));
+    if plan.musl {
+        t.comment(
+            "On this musl builder the gantry in that image must be a musl (static) build: a glibc \
+             binary does not run here.",
+        );
+    }
+    t.line("ARG GANTRY_FROM=crates-io");
+    t.line(&format!("ARG GANTRY_IMAGE=cargo-gantry:{v}"));
+    t.blank();
+    t.line(&format!("FROM {} AS gantry-crates-io", plan.builder.image));
+    t.run(
+        &[],
+        &[format!(
+            "cargo install cargo-gantry --locked --version {v} --root /usr/local"
+        )],
+    );
+    t.blank();
+    t.line("FROM ${GANTRY_IMAGE} AS gantry-image");
+    t.blank();
+    t.line("FROM gantry-${GANTRY_FROM} AS gantry");
+}
+
+fn base(t: &mut Text, plan: &DockerPlan) {
+    let b = &plan.builder;
+    let libc = if plan.musl {
+        "musl; the runtime below is chosen to match".to_owned()
+    } else {
+        format!(
+            "Debian {} \"{}\", glibc {}. Builder and runtime must agree on the libc and its \
+             version: a binary linked against a newer glibc than the runtime's fails to start, so \
+             the runtime below is built on the same Debian release",
+            b.suite.number(),
+            b.suite.name(),
+            b.suite.glibc()
+        )
+    };
+    t.stage(&format!(
+        "base: the toolchain, native packages and settings every build stage shares. `{}`: {}. {libc}.",
+        b.image, b.reason
+    ));
+    t.line(&format!("FROM {} AS base", b.image));
+    if b.needs_rustup() {
+        t.comment(
+            "rustup downloads here: set these build args to use a rustup mirror instead of \
+             static.rust-lang.org.",
+        );
+        t.line("ARG RUSTUP_DIST_SERVER");
+        t.line("ARG RUSTUP_UPDATE_ROOT");
+        let mut cmds = Vec::new();
+        if let Some(file) = &plan.toolchain_file {
+            // rustup reads the toolchain file from the directory it runs in, as cargo will.
+            t.line(&format!("COPY {file} {SRC}/{file}"));
+            cmds.push(format!("cd {}", workdir(plan)));
+        }
+        if b.install_toolchain {
+            cmds.push("rustup toolchain install".to_owned());
+        }
+        if !b.components.is_empty() {
+            cmds.push(format!("rustup component add {}", b.components.join(" ")));
+        }
+        if !b.targets.is_empty() {
+            cmds.push(format!("rustup target add {}", b.targets.join(" ")));
+        }
+        t.run(&[], &cmds);
+    }
+    if !plan.native.is_empty() {
+        let why: Vec<String> = plan.native.iter().map(|n| format!("{}.", n.why)).collect();
+        t.comment(&format!("Native crates in Cargo.lock: {}", why.join(" ")));
+    }
+    if !plan.builder_packages.is_empty() {
+        t.comment("Build-time packages (Cargo.lock's native crates and `native-packages`).");
+        let pkgs = plan.builder_packages.join(" ");
+        if plan.musl && plan.runtime == super::Runtime::Alpine {
+            t.run(&[], &[format!("apk add --no-cache {pkgs}")]);
+        } else {
+            t.run(
+                &[],
+                &[
+                    "apt-get update".to_owned(),
+                    format!("apt-get install -y --no-install-recommends {pkgs}"),
+                    "rm -rf /var/lib/apt/lists/*".to_owned(),
+                ],
+            );
+        }
+    }
+    mirror(t, plan);
+    if let Some(flags) = &plan.rustflags {
+        t.comment(
+            "Static glibc binary for a runtime without libc. The explicit `--target` keeps build \
+             scripts and proc-macros dynamic. Name resolution through NSS (e.g. LDAP users) \
+             does not work in a static glibc binary; DNS does.",
+        );
+        t.line(&format!("ENV RUSTFLAGS={}", super::text::json(flags)));
+    }
+    if plan.musl {
+        t.comment(&match &plan.allocator_feature {
+            Some(f) => format!(
+                "musl's malloc is several times slower than glibc's under concurrent load; \
+                 feature `{f}` (setting `allocator-feature`) switches to a faster global allocator."
+            ),
+            None => "musl's malloc is several times slower than glibc's under concurrent load. \
+                     Opt in to a faster allocator: add e.g. `mimalloc` as an optional dependency, \
+                     a feature that sets it as `#[global_allocator]`, and name the feature in \
+                     `allocator-feature` under [package.metadata.gantry]."
+                .to_owned(),
+        });
+    }
+    if plan.strategy != Strategy::Mounts {
+        t.line("COPY --from=gantry /usr/local/bin/cargo-gantry /usr/local/bin/");
+    }
+    t.line(&format!("WORKDIR {}", workdir(plan)));
+}
+
+fn mirror(t: &mut Text, plan: &DockerPlan) {
+    let Some(m) = &plan.mirror else { return };
+    if plan.project_replaces_crates_io {
+        t.comment(&format!(
+            "Registry mirror `{}` not written: the project's own .cargo/config.toml already \
+             replaces crates.io, and it wins.",
+            m.index
+        ));
+        return;
+    }
+    t.comment(&format!(
+        "crates.io is replaced by the registry mirror ({} index) in cargo's home config, so the \
+         project's .cargo/config.toml still applies. A token never enters a layer: pass it as a \
+         BuildKit secret (`--secret id=cargo-registry-token,src=FILE`); it is read only while \
+         cargo runs.",
+        if m.sparse { "sparse" } else { "git" }
+    ));
+    let config = format!(
+        "[registries.gantry-mirror]\\nindex = \"{}\"\\n[source.crates-io]\\nreplace-with = \"gantry-mirror\"\\n",
+        // printf's format string: a literal `%` in the URL must be doubled.
+        m.index.replace('%', "%%")
+    );
+    t.run(
+        &[],
+        &[format!("printf '{config}' >> /usr/local/cargo/config.toml")],
+    );
+}

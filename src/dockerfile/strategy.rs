@@ -1,0 +1,151 @@
+//! The build stages of each strategy: how dependencies are cached between builds.
+
+use super::DockerPlan;
+use super::Strategy;
+use super::render::{GANTRY, SRC, out_bin, workdir};
+use super::text::{Text, sh};
+
+/// The mounts and shell prefix that give cargo the registry token, when there is a mirror.
+fn token(plan: &DockerPlan) -> (Vec<String>, String) {
+    if plan.mirror.is_none() || plan.project_replaces_crates_io {
+        return (Vec::new(), String::new());
+    }
+    let f = "/run/secrets/cargo-registry-token";
+    (
+        vec!["--mount=type=secret,id=cargo-registry-token".to_owned()],
+        format!(
+            "if [ -f {f} ]; then export CARGO_REGISTRIES_GANTRY_MIRROR_TOKEN=\"$(cat {f})\"; fi; "
+        ),
+    )
+}
+
+pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
+    let args: Vec<String> = plan.build.args().iter().map(|a| sh(a)).collect();
+    let args = args.join(" ");
+    let bins = plan
+        .build
+        .bins
+        .iter()
+        .map(|b| format!(" --bin {}", sh(b)))
+        .collect::<String>();
+    t.stage(
+        "planner: reduce the project to a recipe (manifests, lockfile, toolchain and cargo \
+         config, no sources). It sees the whole context and reruns on every change, but is \
+         cheap, and its output only changes when dependencies do.",
+    );
+    t.line("FROM base AS planner");
+    t.line(&format!("COPY . {SRC}/"));
+    t.run(
+        &[],
+        &[format!(
+            "cargo gantry prepare --recipe-path {GANTRY}/recipe.json{bins}"
+        )],
+    );
+
+    t.stage(
+        "builder: compile the dependencies from the recipe alone (\"cook\"), then the real \
+         sources. The cook layer is rebuilt only when the recipe changes, and it is an image \
+         layer, so it also survives a fresh builder that has nothing but a layer cache \
+         (`--cache-from`). cook and the final build get the same flags from one definition, \
+         so they can never drift apart.",
+    );
+    t.line("FROM base AS builder");
+    if plan.strategy == Strategy::Vendor {
+        vendor_source(t, plan);
+    }
+    t.line(&format!(
+        "COPY --from=planner {GANTRY}/recipe.json {GANTRY}/recipe.json"
+    ));
+    let (mounts, prefix) = token(plan);
+    t.comment(
+        "The cooked target dir moves to /gantry/cooked: the build below mounts a cache over \
+         target/ and seeds it from there.",
+    );
+    t.run(
+        &mounts,
+        &[
+            format!("{prefix}cargo gantry cook --recipe-path {GANTRY}/recipe.json {args}"),
+            format!(
+                "echo {} \"$(sha256sum < {GANTRY}/recipe.json)\" > target/.gantry-cooked",
+                sh(&args)
+            ),
+            format!("mv target {GANTRY}/cooked"),
+        ],
+    );
+    t.comment(
+        "The real build. target/ is a BuildKit cache mount (locked: one build at a time uses \
+         it), so a rebuild after an edit reuses the previous build's outputs like a local \
+         `cargo build` does, and no compiled files are copied into a new layer. An empty or \
+         stale mount (a fresh builder, or a new recipe) is first seeded from the cooked layer, \
+         so dependencies are never compiled here. The binary leaves the mount in the same RUN.",
+    );
+    t.line(&format!("COPY . {SRC}/"));
+    let mut mounts = mounts;
+    mounts.push(target_mount(plan));
+    t.run(
+        &mounts,
+        &[
+            format!(
+                "if ! cmp -s {GANTRY}/cooked/.gantry-cooked target/.gantry-cooked; then cp -a {GANTRY}/cooked/. target/; fi"
+            ),
+            format!("{prefix}cargo build {args}"),
+            format!("install -D target/{} {}", plan.artifact(), out_bin(plan)),
+        ],
+    );
+}
+
+fn vendor_source(t: &mut Text, plan: &DockerPlan) {
+    let vendor = crate::project::join_rel(&plan.root_in_context, "vendor");
+    t.comment(
+        "vendor: the dependency sources come from `vendor/` in the context and crates.io is \
+         replaced by that directory, so cook and build run offline (`--frozen`). This layer \
+         changes only when the vendored sources do.",
+    );
+    t.line(&format!("COPY {vendor}/ {GANTRY}/vendor/"));
+    if plan.project_replaces_crates_io {
+        t.comment("The project's .cargo/config.toml already replaces crates.io; it is used as is.");
+    } else {
+        t.run(
+            &[],
+            &["printf '[source.crates-io]\\nreplace-with = \"gantry-vendored\"\\n[source.gantry-vendored]\\ndirectory = \"/gantry/vendor\"\\n' >> /usr/local/cargo/config.toml".to_owned()],
+        );
+    }
+}
+
+fn target_mount(plan: &DockerPlan) -> String {
+    format!(
+        "--mount=type=cache,id=gantry-target-{}-{}-{},target={}/target,sharing=locked",
+        plan.package,
+        plan.bin,
+        plan.strategy.name(),
+        workdir(plan)
+    )
+}
+
+pub(super) fn mounts(t: &mut Text, plan: &DockerPlan) {
+    let args: Vec<String> = plan.build.args().iter().map(|a| sh(a)).collect();
+    t.stage(
+        "builder: the whole build context, with BuildKit cache mounts for the crates.io \
+         registry, git checkouts and the target dir. Any change reruns this step, but cargo \
+         finds the previous outputs in the mounts and recompiles only what changed. The \
+         mounts live in the builder's cache only: a fresh builder starts cold.",
+    );
+    t.line("FROM base AS builder");
+    t.line(&format!("COPY . {SRC}/"));
+    let (mut mounts, prefix) = token(plan);
+    mounts.push(
+        "--mount=type=cache,id=gantry-registry,target=/usr/local/cargo/registry,sharing=locked"
+            .to_owned(),
+    );
+    mounts.push(
+        "--mount=type=cache,id=gantry-git,target=/usr/local/cargo/git,sharing=locked".to_owned(),
+    );
+    mounts.push(target_mount(plan));
+    t.run(
+        &mounts,
+        &[
+            format!("{prefix}cargo build {}", args.join(" ")),
+            format!("install -D target/{} {}", plan.artifact(), out_bin(plan)),
+        ],
+    );
+}

@@ -1,0 +1,172 @@
+//! `cargo gantry dockerfile` as a command: it never clobbers a file it did not write, `--check`
+//! tells CI whether the files are current, and bad input gets one clear error.
+
+use crate::support::*;
+
+fn app(fx: &Fixture) {
+    fx.bin_package("app", "app", "", "hi").file(
+        "app/Cargo.lock",
+        "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    );
+}
+
+fn dockerfile(fx: &Fixture, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["dockerfile"];
+    all.extend_from_slice(args);
+    gantry(&fx.path("app"), &all)
+}
+
+#[test]
+fn regenerating_replaces_its_own_file_and_refuses_a_hand_edit_until_forced() {
+    let fx = Fixture::new();
+    app(&fx);
+    ok(dockerfile(&fx, &[]), "first run");
+    // An unchanged generated file may be regenerated with other settings.
+    ok(dockerfile(&fx, &["--strategy", "mounts"]), "regenerate");
+    assert!(
+        fx.read("app/Dockerfile")
+            .contains("type=cache,id=gantry-registry")
+    );
+
+    let edited = fx
+        .read("app/Dockerfile")
+        .replace("USER 65532:65532", "USER root");
+    fx.file("app/Dockerfile", &edited);
+    let out = dockerfile(&fx, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to overwrite") && err.contains("(edited by hand)"),
+        "{err}"
+    );
+    assert!(err.contains("hint:") && err.contains("--force"), "{err}");
+    assert_eq!(
+        fx.read("app/Dockerfile"),
+        edited,
+        "the edited file was touched"
+    );
+
+    ok(dockerfile(&fx, &["--force"]), "forced");
+    assert!(fx.read("app/Dockerfile").contains("USER 65532:65532"));
+}
+
+#[test]
+fn a_dockerfile_gantry_did_not_write_is_never_overwritten_silently() {
+    let fx = Fixture::new();
+    app(&fx);
+    fx.file("app/.dockerignore", "target\n");
+    let out = dockerfile(&fx, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("(not written by gantry)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fx.path("app/Dockerfile").exists(), "wrote one file of two");
+    assert_eq!(fx.read("app/.dockerignore"), "target\n");
+}
+
+#[test]
+fn check_fails_when_missing_or_stale_and_passes_when_current() {
+    let fx = Fixture::new();
+    app(&fx);
+    let out = dockerfile(&fx, &["--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("out of date or missing"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fx.path("app/Dockerfile").exists(), "--check wrote a file");
+
+    ok(dockerfile(&fx, &[]), "write");
+    ok(dockerfile(&fx, &["--check"]), "check when current");
+
+    // A settings change makes the files on disk stale.
+    let manifest = fx.read("app/Cargo.toml") + "\n[package.metadata.gantry]\nexpose = [8080]\n";
+    fx.file("app/Cargo.toml", &manifest);
+    let out = dockerfile(&fx, &["--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Dockerfile"), "{}", stderr(&out));
+}
+
+#[test]
+fn several_binaries_without_a_choice_is_an_error_listing_them() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .bin_package("app/a", "alpha", "", "a")
+    .bin_package("app/b", "beta", "", "b")
+    .file("app/b/src/bin/extra.rs", "fn main() {}\n");
+    let out = dockerfile(&fx, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("this workspace has 3 binaries; choose one"),
+        "{err}"
+    );
+    for bin in [
+        "`--bin alpha` (package `alpha`)",
+        "`--bin beta`",
+        "`--bin extra`",
+    ] {
+        assert!(err.contains(bin), "{bin} missing: {err}");
+    }
+    assert!(err.contains("hint: pass `--bin NAME`"), "{err}");
+
+    let out = dockerfile(&fx, &["-p", "beta"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("2 binaries"), "{}", stderr(&out));
+    ok(
+        dockerfile(&fx, &["-p", "alpha", "-o", "-"]),
+        "the only bin of -p",
+    );
+}
+
+#[test]
+fn settings_come_from_cli_then_env_then_package_metadata() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [package.metadata.gantry]\nruntime = \"debian\"\nstrategy = \"vendor\"\n",
+    )
+    .file("app/src/main.rs", "fn main() {}\n");
+    let stdout_of = |out| stdout(&ok(out, "dockerfile"));
+    let text = stdout_of(dockerfile(&fx, &["-o", "-"]));
+    assert!(
+        text.contains("Strategy `vendor`, runtime `debian`"),
+        "{text}"
+    );
+
+    let out = gantry_cmd(&fx.path("app"))
+        .args(["dockerfile", "-o", "-"])
+        .env("GANTRY_STRATEGY", "mounts")
+        .output()
+        .unwrap();
+    assert!(stdout_of(out).contains("Strategy `mounts`, runtime `debian`"));
+
+    let out = gantry_cmd(&fx.path("app"))
+        .args(["dockerfile", "-o", "-", "--strategy", "chef"])
+        .env("GANTRY_STRATEGY", "mounts")
+        .output()
+        .unwrap();
+    assert!(stdout_of(out).contains("Strategy `chef`, runtime `debian`"));
+}
+
+#[test]
+fn unknown_strategy_is_a_user_error_with_the_choices() {
+    let fx = Fixture::new();
+    app(&fx);
+    let out = dockerfile(&fx, &["--strategy", "magic"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: unknown strategy `magic`"), "{err}");
+    assert!(
+        err.contains("`chef` (default), `vendor`, `mounts`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+}

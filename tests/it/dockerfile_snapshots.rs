@@ -1,0 +1,155 @@
+//! What `cargo gantry dockerfile` writes for a range of projects, as insta snapshots: every
+//! line a user reads is reviewed when it changes.
+
+use crate::support::*;
+
+/// A Cargo.lock naming `crates` (name, dependencies): enough for the native-package table;
+/// `cargo metadata --no-deps` does not resolve, so nothing is fetched.
+fn lockfile(locals: &[&str], crates: &[(&str, &[&str])]) -> String {
+    let mut s = String::from("version = 4\n");
+    for l in locals {
+        s.push_str(&format!(
+            "\n[[package]]\nname = \"{l}\"\nversion = \"0.1.0\"\n"
+        ));
+    }
+    for (name, deps) in crates {
+        let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+        s.push_str(&format!(
+            "\n[[package]]\nname = \"{name}\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\ndependencies = [{}]\n",
+            deps.join(", ")
+        ));
+    }
+    s
+}
+
+/// The Dockerfile printed by `dockerfile -o - <args>` in `fx/<dir>`.
+fn dockerfile(fx: &Fixture, dir: &str, args: &[&str]) -> String {
+    let mut all = vec!["dockerfile", "-o", "-"];
+    all.extend_from_slice(args);
+    stdout(&ok(gantry(&fx.path(dir), &all), "cargo gantry dockerfile"))
+}
+
+fn single_crate(fx: &Fixture) {
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"hello\"\nversion = \"1.2.3\"\nedition = \"2021\"\n\
+         description = \"Says hello\"\nlicense = \"MIT OR Apache-2.0\"\n\
+         repository = \"https://example.com/hello\"\n\n[dependencies]\nitoa = \"1\"\n",
+    )
+    .file("app/src/main.rs", "fn main() {}\n")
+    .file("app/Cargo.lock", &lockfile(&["hello"], &[("itoa", &[])]));
+}
+
+#[test]
+fn single_crate_chef_distroless() {
+    let fx = Fixture::new();
+    single_crate(&fx);
+    insta::assert_snapshot!(dockerfile(&fx, "app", &[]));
+}
+
+#[test]
+fn dockerignore_keeps_outputs_vcs_secrets_and_editor_files_out() {
+    let fx = Fixture::new();
+    single_crate(&fx);
+    ok(gantry(&fx.path("app"), &["dockerfile"]), "dockerfile");
+    insta::assert_snapshot!(fx.read("app/.dockerignore"));
+}
+
+#[test]
+fn workspace_with_several_bins_ships_the_chosen_one() {
+    let fx = Fixture::new();
+    fx.file("ws/Cargo.toml", "[workspace]\nmembers = [\"api\", \"worker\"]\nresolver = \"2\"\n\n[workspace.metadata.gantry]\nexpose = [8080]\nenv = { RUST_LOG = \"info\" }\n")
+        .bin_package("ws/api", "api", "", "api")
+        .file("ws/api/src/bin/migrate.rs", "fn main() {}\n")
+        .bin_package("ws/worker", "worker", "", "worker")
+        .file("ws/Cargo.lock", &lockfile(&["api", "worker"], &[]));
+    insta::assert_snapshot!(dockerfile(&fx, "ws", &["--bin", "api"]));
+}
+
+#[test]
+fn build_script_crate_on_scratch_is_static() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "", "hi")
+        .file("app/build.rs", "fn main() {}\n")
+        .file("app/Cargo.lock", &lockfile(&["app"], &[]));
+    insta::assert_snapshot!(dockerfile(&fx, "app", &["--runtime", "scratch"]));
+}
+
+#[test]
+fn path_dependency_outside_the_root_widens_the_context_vendor() {
+    let fx = Fixture::new();
+    fx.bin_package("repo/app", "app", "lib = { path = \"../libs/lib\" }", "hi")
+        .file("repo/libs/lib/Cargo.toml", &manifest("lib", ""))
+        .file("repo/libs/lib/src/lib.rs", "")
+        .file("repo/app/Cargo.lock", &lockfile(&["app", "lib"], &[]));
+    insta::assert_snapshot!(dockerfile(&fx, "repo/app", &["--strategy", "vendor"]));
+}
+
+#[test]
+fn nightly_toolchain_file_on_alpine_installs_components_and_targets() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "", "hi")
+        .file(
+            "app/rust-toolchain.toml",
+            "[toolchain]\nchannel = \"nightly\"\ncomponents = [\"rust-src\"]\ntargets = [\"wasm32-unknown-unknown\"]\n",
+        )
+        .file("app/Cargo.lock", &lockfile(&["app"], &[]));
+    insta::assert_snapshot!(dockerfile(&fx, "app", &["--runtime", "alpine"]));
+}
+
+#[test]
+fn openssl_and_libpq_install_packages_and_leave_distroless() {
+    let fx = Fixture::new();
+    fx.bin_package(
+        "app",
+        "app",
+        "openssl-sys = \"0.9\"\npq-sys = \"0.6\"",
+        "hi",
+    )
+    .file(
+        "app/Cargo.lock",
+        &lockfile(
+            &["app"],
+            &[
+                ("openssl-sys", &["cc", "libc", "pkg-config"]),
+                ("pq-sys", &["pkg-config"]),
+                // bundled: `cc` means it compiles SQLite itself, so no package is needed.
+                ("libsqlite3-sys", &["cc", "pkg-config"]),
+            ],
+        ),
+    );
+    let out = gantry(&fx.path("app"), &["dockerfile", "-o", "-"]);
+    assert!(stderr(&out).contains("warning: runtime `debian` instead of `distroless`"));
+    insta::assert_snapshot!(stdout(&ok(out, "dockerfile")));
+}
+
+#[test]
+fn registry_mirror_is_configured_without_baking_a_token_mounts() {
+    let fx = Fixture::new();
+    single_crate(&fx);
+    insta::assert_snapshot!(dockerfile(
+        &fx,
+        "app",
+        &[
+            "--strategy",
+            "mounts",
+            "--registry-mirror",
+            "https://mirror.example/index"
+        ]
+    ));
+}
+
+#[test]
+fn pinned_toolchain_and_git_mirror_from_metadata() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"1.80\"\n\n\
+         [package.metadata.gantry]\nruntime = \"debian\"\nregistry-mirror = \"git+https://git.example/index.git\"\n\
+         runtime-packages = [\"tzdata\"]\nlabels = { \"org.example.team\" = \"infra\" }\n",
+    )
+    .file("app/src/main.rs", "fn main() {}\n")
+    .file("app/rust-toolchain.toml", "[toolchain]\nchannel = \"1.95.0\"\n")
+    .file("app/Cargo.lock", &lockfile(&["app"], &[]));
+    insta::assert_snapshot!(dockerfile(&fx, "app", &[]));
+}

@@ -1,0 +1,193 @@
+//! The real Docker engine for end-to-end tests: Debian's client at /usr/bin/docker with
+//! BuildKit, local base images only (nothing is pulled), and a local `cargo-gantry:<version>`
+//! image holding the binary under test.
+//!
+//! Missing Docker fails the test with a reason; `GANTRY_E2E=skip` turns that into a skip.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// The Debian client; another `docker` may come first on PATH (a wrapper without BuildKit).
+const DOCKER: &str = "/usr/bin/docker";
+pub const GANTRY_IMAGE: &str = concat!("cargo-gantry:", env!("CARGO_PKG_VERSION"));
+
+pub struct Docker {
+    /// Builds run one at a time: the machine has two cores, and timings must not interfere.
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// The engine, ready for tests; `None` (with a note on stderr) only under `GANTRY_E2E=skip`.
+pub fn docker() -> Option<Docker> {
+    static TURN: Mutex<()> = Mutex::new(());
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    let ready = READY.get_or_init(prepare);
+    if let Err(why) = ready {
+        if std::env::var("GANTRY_E2E").as_deref() == Ok("skip") {
+            eprintln!("note: skipping an end-to-end test (GANTRY_E2E=skip): {why}");
+            return None;
+        }
+        panic!(
+            "{why}\nhint: run scripts/test-env.sh, or set GANTRY_E2E=skip to skip the end-to-end tests"
+        );
+    }
+    Some(Docker {
+        _turn: TURN.lock().unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+fn prepare() -> Result<(), String> {
+    if !Path::new(DOCKER).exists() {
+        return Err(format!("`{DOCKER}` does not exist"));
+    }
+    let info = Command::new(DOCKER)
+        .arg("info")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !info.status.success() {
+        return Err(format!(
+            "the Docker daemon does not answer: {}",
+            String::from_utf8_lossy(&info.stderr).trim()
+        ));
+    }
+    // Local stand-ins for the public base images; idempotent and quick when up to date.
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/test-env.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    gantry_image()
+}
+
+/// `cargo-gantry:<version>` holding the binary under test: how a build without network or
+/// registry gets gantry (`--build-arg GANTRY_FROM=image`). Made by gantry's own daemonless image
+/// builder and loaded into the engine.
+fn gantry_image() -> Result<(), String> {
+    use cargo_gantry::image::{self, Base, Inputs};
+    use cargo_gantry::publish::{DockerLoad, Publisher};
+    use cargo_gantry::settings::{ImageSettings, Layer};
+
+    let settings = ImageSettings::from_layer(&Layer::default());
+    let (image, _) = image::build(&Inputs {
+        binary: Path::new(env!("CARGO_BIN_EXE_cargo-gantry")),
+        bin: "cargo-gantry",
+        settings: &settings,
+        labels: &Default::default(),
+        base: &Base::Auto,
+        created: 0,
+        extra_files: &[],
+    })
+    .map_err(|e| e.render())?;
+    DockerLoad::new(GANTRY_IMAGE)
+        .publish(&image)
+        .map_err(|e| e.render())?;
+    Ok(())
+}
+
+fn cmd() -> Command {
+    let mut c = Command::new(DOCKER);
+    c.env("DOCKER_BUILDKIT", "1");
+    c
+}
+
+/// A finished `docker build`: BuildKit's plain progress output.
+pub struct Build {
+    pub log: String,
+}
+
+impl Build {
+    /// The log lines of the step whose instruction contains `needle`, by BuildKit step number.
+    pub fn step(&self, needle: &str) -> Vec<&str> {
+        let Some(head) = self
+            .log
+            .lines()
+            .find(|l| l.starts_with('#') && l.contains(" [") && l.contains(needle))
+        else {
+            panic!("no step `{needle}` in the build log:\n{}", self.log);
+        };
+        let num = head.split(' ').next().unwrap().to_owned();
+        self.log
+            .lines()
+            .filter(|l| l.split(' ').next() == Some(num.as_str()))
+            .collect()
+    }
+
+    pub fn step_cached(&self, needle: &str) -> bool {
+        self.step(needle).iter().any(|l| l.ends_with(" CACHED"))
+    }
+
+    /// Crates that cargo compiled anywhere in the build.
+    pub fn compiled(&self) -> Vec<String> {
+        self.log
+            .lines()
+            .filter_map(|l| {
+                l.split_once(" Compiling ")
+                    .map(|(_, c)| c.trim().to_owned())
+            })
+            .collect()
+    }
+}
+
+impl Docker {
+    /// `docker build` of `context` with `dockerfile`, tagged `tag`, getting gantry from the
+    /// local image.
+    pub fn build(&self, context: &Path, dockerfile: &Path, tag: &str) -> Build {
+        let out = cmd()
+            .args([
+                "build",
+                "--progress=plain",
+                "--build-arg",
+                "GANTRY_FROM=image",
+            ])
+            .arg("-f")
+            .arg(dockerfile)
+            .args(["-t", tag])
+            .arg(context)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "docker build failed:\n{log}");
+        Build { log }
+    }
+
+    /// `docker run --rm tag`: its stdout.
+    pub fn run(&self, tag: &str) -> String {
+        let out = ok(
+            cmd().args(["run", "--rm", tag]).output().unwrap(),
+            "docker run",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The image's configured user.
+    pub fn user(&self, tag: &str) -> String {
+        let out = cmd()
+            .args(["image", "inspect", "-f", "{{.Config.User}}", tag])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ok(out, "docker inspect").stdout)
+            .trim()
+            .to_owned()
+    }
+
+    pub fn remove(&self, tag: &str) {
+        let _ = cmd().args(["image", "rm", "-f", tag]).output();
+    }
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
