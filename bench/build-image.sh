@@ -40,7 +40,8 @@ echo "gantry / bare warm rebuild: $(ratio "$t_gantry" "$t_bare")   (goal <= 1.10
 if "$gantry" dockerfile --help >/dev/null 2>&1 && $docker info >/dev/null 2>&1; then
   bash "$repo/../shared/docker/make-local-images.sh" >/dev/null 2>&1 || true
   "$gantry" build --manifest-path "$repo/Cargo.toml" --load >/dev/null 2>&1
-  "$gantry" dockerfile --force >/dev/null 2>&1
+  # ripgrep pins rust-version 1.72; use the builder every other row uses
+  "$gantry" dockerfile --force --builder rust:1.95-slim-trixie >/dev/null
   args=(--build-arg GANTRY_FROM=image --progress plain -t gantry-bench-rg "$src")
   $docker build "${args[@]}" >/dev/null 2>&1
   edit; t0=$(now); $docker build "${args[@]}" >/dev/null 2>&1; t_docker=$(since "$t0")
