@@ -3,14 +3,16 @@
 //! One pipeline, plain data between stages:
 //!
 //! ```text
-//! project::analyze() -> Project          cargo metadata, lockfile, toolchain file, .cargo/config
-//! settings::Settings::resolve()          CLI flags + [workspace|package.metadata.gantry] + GANTRY_* env
-//!   skeleton::prepare(&Project, &Settings) -> Recipe      dependency-only skeleton (prepare)
-//!   skeleton::cook(&Recipe, &Settings)                    recreate it and compile dependencies (cook)
-//!   dockerfile::render(&Plan) -> String                   a Dockerfile tailored to the project
-//!   image::build(...) -> oci::Image                       the binary + exactly the libs it needs
-//! publish::Publisher                                      OCI layout, docker archive, registry, docker load
-//! registry::pull() -> oci::Image / registry::push()       base images from, and images to, a registry
+//! project::analyze() -> Project                  cargo metadata --no-deps, lockfile, toolchain file, .cargo/config
+//! settings::Layer (CLI > GANTRY_* env > [package|workspace.metadata.gantry]), CargoBuild::args()
+//!   skeleton::prepare(&Project, &Selection) -> Recipe    dependency-only skeleton (prepare)
+//!   skeleton::cook(&CookOptions)                         recreate it, compile dependencies (cook)
+//!   dockerfile::plan(..) -> DockerPlan; render() -> Dockerfile + .dockerignore
+//!   plan::plan(&Project, Request) -> Plan                the one binary, its flags, image settings
+//!     image::compile(&Project, &Plan) -> Built           cargo build on the host, paths remapped
+//!     image::build(&Inputs) -> oci::Image                the binary + exactly the libs it needs
+//! publish::Publisher                                     OCI layout, docker archive, docker load, registry
+//! registry::pull() -> oci::Image / registry::push()      base images from, and images to, a registry
 //! ```
 //!
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
