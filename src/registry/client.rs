@@ -83,6 +83,19 @@ pub(crate) struct Client {
     /// token between them rather than one each.
     authenticating: Mutex<()>,
     pub retry: RetryPolicy,
+    /// Hosts the user allowed plain HTTP for (`--insecure-registry`).
+    insecure: Vec<String>,
+}
+
+/// Whether credentials may go to a token service at `realm`: over HTTPS, or plain HTTP only to a
+/// loopback host or one the user named insecure. A registry must not be able to make gantry send a
+/// password in clear text across the network.
+fn credentials_allowed(realm: &str, insecure: &[String]) -> bool {
+    let Some(rest) = realm.strip_prefix("http://") else {
+        return true;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    is_loopback_host(host) || insecure.iter().any(|h| h == host)
 }
 
 impl Client {
@@ -116,6 +129,7 @@ impl Client {
             authorization: Mutex::new(None),
             authenticating: Mutex::new(()),
             retry: options.retry.clone(),
+            insecure: options.insecure.clone(),
         }
     }
 
@@ -318,6 +332,13 @@ impl Client {
         scope: Option<&str>,
         credential: Option<&Credential>,
     ) -> Result<Secret> {
+        if credential.is_some() && !credentials_allowed(realm, &self.insecure) {
+            return Err(crate::Error::user(format!(
+                "the registry `{}` asks for credentials at `{realm}`, over plain HTTP",
+                self.host
+            ))
+            .with_hint("gantry sends credentials only over HTTPS; if that token service is yours and the network trusted, pass --insecure-registry for its host"));
+        }
         let mut scopes = self.scopes.clone();
         scopes.extend(
             scope
@@ -422,4 +443,20 @@ pub(crate) fn query(params: &[(&str, &str)]) -> String {
 /// Whether a failed upload step deserves a fresh attempt at the blob level.
 pub(crate) fn worth_retrying(err: &crate::Error) -> bool {
     is_transient(err) || matches!(failure::status_of(err), Some(404 | 416))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_only_over_https_or_to_trusted_hosts() {
+        assert!(credentials_allowed("https://auth.example.com/token", &[]));
+        assert!(credentials_allowed("http://127.0.0.1:5001/token?x=1", &[]));
+        assert!(!credentials_allowed("http://auth.example.com/token", &[]));
+        assert!(credentials_allowed(
+            "http://auth.example.com/token",
+            &["auth.example.com".into()]
+        ));
+    }
 }

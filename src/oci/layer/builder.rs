@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 use crate::oci::blob::{BlobSource, ExactReader};
 use crate::oci::digest::HashingWriter;
 
-/// Pinned so that an upgrade of the default does not change every layer digest.
-const GZIP_LEVEL: u32 = 6;
+/// Pinned so that an upgrade of the default does not change every layer digest. Level 1, as
+/// go-containerregistry (ko) does: on a 27 MB binary it compresses in about a third of the time
+/// of level 6 for ~14% more bytes, and the application layer is recompressed on every rebuild.
+const GZIP_LEVEL: u32 = 1;
 /// "Unknown" OS byte in the gzip header, instead of whatever the building machine is.
 const GZIP_OS_UNKNOWN: u8 = 255;
 /// Mode of parent directories the builder adds on its own.
