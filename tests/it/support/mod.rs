@@ -240,8 +240,8 @@ pub fn copy_over(from: &Path, to: &Path) {
 
 /// What the real build after a cook did.
 pub struct Outcome {
-    /// The directory that holds the cooked and then real project (the fixture's copy).
-    pub root: PathBuf,
+    /// The directory that holds the cooked and then real project; removed on drop.
+    _dir: tempfile::TempDir,
     pub project: PathBuf,
     /// (package id, target name, fresh) for every compiler artifact of the real build.
     pub artifacts: Vec<(String, String, bool)>,
@@ -327,11 +327,11 @@ pub fn cook_then_build_with(
     gantry_cmd: fn(&Path) -> Command,
 ) -> Outcome {
     let recipe = prepare(fx, project, prepare_args);
-    let root = tempfile::Builder::new()
+    let dir = tempfile::Builder::new()
         .prefix("cook-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
-        .keep();
+        .unwrap();
+    let root = dir.path().to_owned();
     let cook_dir = root.join(project);
     std::fs::create_dir_all(&cook_dir).unwrap();
     std::fs::write(cook_dir.join("recipe.json"), &recipe).unwrap();
@@ -373,7 +373,7 @@ pub fn cook_then_build_with(
         }
     }
     Outcome {
-        root: root.clone(),
+        _dir: dir,
         project: cook_dir,
         artifacts,
         executables,
