@@ -105,6 +105,9 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
     build.lock.locked = project.lockfile.is_some();
     // vendor: everything comes from the vendored sources, so the build may not touch the network.
     build.lock.offline = strategy == Strategy::Vendor;
+    // The stages move and mount `target/`: pin it, whatever a project config (`build.target-dir`)
+    // or the builder image (CARGO_TARGET_DIR) says.
+    build.target_dir = Some("target".into());
 
     let musl =
         asked == Runtime::Alpine || build.target.as_deref().is_some_and(|t| t.contains("musl"));

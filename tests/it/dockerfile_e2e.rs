@@ -207,7 +207,7 @@ fn mounts_image_reads_cargo_config_and_extra_files_and_rebuilds_only_the_crate()
         "app/Cargo.toml",
         &manifest("e2e-mounts-app", "itoa = \"1\"\nryu = \"1\""),
     )
-    .file("app/.cargo/config.toml", "[env]\nGREETING_SOURCE = \"cargo-config\"\n")
+    .file("app/.cargo/config.toml", "[env]\nGREETING_SOURCE = \"cargo-config\"\n\n# the stages move and mount target/: gantry pins it over this\n[build]\ntarget-dir = \"elsewhere\"\n")
     .file("app/data/word.txt", "data-file")
     .file(
         "app/src/main.rs",
