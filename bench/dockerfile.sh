@@ -10,6 +10,7 @@
 #   gantry-*     `cargo gantry dockerfile --strategy chef|vendor|mounts`
 #
 # usage: bench/dockerfile.sh [CRATE [VERSION]]     (default: tokei 15.0.0, ~160 dependencies)
+#        VARIANTS="gantry-chef gantry-vendor" bench/dockerfile.sh   (a subset of the rows)
 #
 # The crate's published source (with its Cargo.lock) comes from crates.io's static download
 # host. Cache-mount ids get a per-run prefix so that every cold build starts with empty mounts
@@ -130,7 +131,7 @@ deps_compiled() { awk -v own=" Compiling $CRATE v" '/ Compiling / && index($0, o
 fresh_mounts() { sed -i -E "s/id=(gantry|b[0-9]+-[a-z-]+-[0-9]+)-/id=$RUN-$1-$2-/g" "$3/Dockerfile"; }
 
 ROWS=()
-for v in naive dummy cargo-chef gantry-chef gantry-vendor gantry-mounts; do
+for v in ${VARIANTS:-naive dummy cargo-chef gantry-chef gantry-vendor gantry-mounts}; do
   ctx=$WORK/ctx-$v
   rm -rf "$ctx"; cp -a "$WORK/src" "$ctx"
   printf 'target/\n.git/\n' >"$ctx/.dockerignore"

@@ -34,13 +34,14 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
          cheap, and its output only changes when dependencies do.",
     );
     t.line("FROM base AS planner");
-    t.line(&format!("COPY . {SRC}/"));
-    t.run(
-        &[],
-        &[format!(
-            "cargo gantry prepare --recipe-path {GANTRY}/recipe.json{bins}"
-        )],
-    );
+    let prepare = format!("cargo gantry prepare --recipe-path {GANTRY}/recipe.json{bins}");
+    if plan.strategy == Strategy::Vendor {
+        // The context holds vendor/: read it in place instead of copying it into a layer.
+        t.run(&[bind_context()], &[prepare]);
+    } else {
+        t.line(&format!("COPY . {SRC}/"));
+        t.run(&[], &[prepare]);
+    }
 
     t.stage(
         "builder: compile the dependencies from the recipe alone (\"cook\"), then the real \
@@ -79,8 +80,17 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
          stale mount (a fresh builder, or a new recipe) is first seeded from the cooked layer, \
          so dependencies are never compiled here. The binary leaves the mount in the same RUN.",
     );
-    t.line(&format!("COPY . {SRC}/"));
     let mut mounts = mounts;
+    if plan.strategy == Strategy::Vendor {
+        // Sources (and the large vendor/ already copied above) are bind-mounted, not copied
+        // again: an edit costs no layer copy of the vendored tree.
+        t.comment(
+            "The context is bind-mounted (writes are discarded), so vendor/ is not copied twice.",
+        );
+        mounts.insert(0, bind_context());
+    } else {
+        t.line(&format!("COPY . {SRC}/"));
+    }
     mounts.push(target_mount(plan));
     t.run(
         &mounts,
@@ -110,6 +120,12 @@ fn vendor_source(t: &mut Text, plan: &DockerPlan) {
             &["printf '[source.crates-io]\\nreplace-with = \"gantry-vendored\"\\n[source.gantry-vendored]\\ndirectory = \"/gantry/vendor\"\\n' >> /usr/local/cargo/config.toml".to_owned()],
         );
     }
+}
+
+/// The whole build context at /src, writable for the RUN (cargo and build scripts may write
+/// next to the sources), nothing of it kept.
+fn bind_context() -> String {
+    format!("--mount=type=bind,target={SRC},rw")
 }
 
 fn target_mount(plan: &DockerPlan) -> String {
