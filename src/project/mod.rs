@@ -43,6 +43,8 @@ pub struct Target {
     /// Relative to the package directory, `/`-separated.
     pub src_path: String,
     pub required_features: Vec<String>,
+    /// Whether `cargo test` builds this target's unit tests (`test = false` turns that off).
+    pub test: bool,
 }
 
 /// A package whose sources are part of the project: a workspace member, a path dependency
@@ -286,6 +288,7 @@ fn local_package(root: &Path, pkg: &cargo_metadata::Package, member: bool) -> Re
             kind: target_kind(&t.kind),
             src_path: relative_path(&dir, t.src_path.as_std_path()),
             required_features: t.required_features.clone(),
+            test: t.test,
         })
         .collect();
     Ok(LocalPackage {

@@ -266,6 +266,25 @@ impl Normalize<'_> {
         if needs_stand_in_bin {
             stand_ins.push("bin");
         }
+        // Unless no kept lib or bin runs unit tests (`test = false`): then only the
+        // integration tests would pull the dev-dependencies in `--tests`.
+        let kept_bin = |name: &str| {
+            arrays.get("bin").is_some_and(|bins| {
+                bins.iter()
+                    .any(|b| b.get("name").and_then(Value::as_str) == Some(name))
+            })
+        };
+        let unit_tested = pkg.targets.iter().any(|t| {
+            t.test
+                && match t.kind {
+                    Kind::Lib | Kind::ProcMacro => true,
+                    Kind::Bin => kept_bin(&t.name),
+                    _ => false,
+                }
+        });
+        if auto_kinds.contains("test") && !unit_tested && !arrays.contains_key("test") {
+            stand_ins.push("test");
+        }
         if pkg.member && !arrays.contains_key("example") {
             stand_ins.push("example");
         }

@@ -496,3 +496,28 @@ either = { path = "either-fork" }
         "staticlib not built"
     );
 }
+
+/// With `test = false` on the lib and no bin, only the (auto-discovered) integration test needs
+/// the dev-dependencies: the skeleton must keep a test target for `--tests` to cook them.
+#[test]
+fn dev_dependencies_are_cooked_when_only_integration_tests_use_them() {
+    let fx = Fixture::new();
+    fx.file(
+        "lib/Cargo.toml",
+        &(manifest("lib", "itoa = \"1\"")
+            + "\n[lib]\ntest = false\n\n[dev-dependencies]\neither = \"1\"\n"),
+    )
+    .file("lib/src/lib.rs", "pub fn f() -> u8 { 1 }\n")
+    .file(
+        "lib/tests/it.rs",
+        "#[test]\nfn t() { assert_eq!(either::Either::<u8, u8>::Left(lib::f()).left(), Some(1)); }\n",
+    )
+    .lock("lib");
+    let out = cook_then_build(&fx, "lib", &[], &["--tests"]);
+    out.assert_no_dependency_compiled();
+    assert!(
+        out.artifacts.iter().any(|(id, _, _)| id.contains("either")),
+        "{:?}",
+        out.artifacts
+    );
+}
