@@ -35,7 +35,6 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     debug_assert_eq!(plan.cargo.targets, TargetSelection::Default);
 
     let base = BaseSpec::parse(&plan.image.base)?;
-    let built = image::compile(&project, &plan)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
     let client = ClientOptions {
         insecure: args.insecure_registries.clone(),
@@ -45,9 +44,12 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         client: client.clone(),
         ..PullOptions::default()
     };
-    let base = base.load(&Platform::linux_amd64(), scratch.path(), &pull)?;
+    // Everything that can be wrong in the input is checked (and the base pulled) before the
+    // compile, which is the long part.
     let extra_files = extra_files(&project.root.join(&plan.package_dir), &plan)?;
     let created = source_date_epoch()?;
+    let base = base.load(&Platform::linux_amd64(), scratch.path(), &pull)?;
+    let built = image::compile(&project, &plan)?;
     eprintln!("    Building image layers for `{}`", plan.bin);
     let (image, summary) = image::build(&Inputs {
         binary: &built.executable,

@@ -69,7 +69,11 @@ impl BaseSpec {
             BaseSpec::Auto => return Ok(Base::Auto),
             BaseSpec::Scratch => return Ok(Base::Scratch),
             BaseSpec::OciLayout { dir, tag } => {
-                let image = oci::layout::read(dir, tag.as_deref(), platform)?;
+                let image = oci::layout::read(dir, tag.as_deref(), platform).map_err(|e| {
+                    Error::user(format!("failed to read the base `oci:{}`", dir.display()))
+                        .caused_by(e)
+                        .with_hint("`--base oci:DIR[:TAG]` names an OCI image layout directory, e.g. one written by `skopeo copy … oci:DIR:TAG` or `cargo gantry build --oci-layout DIR`")
+                })?;
                 (image, format!("oci:{}", dir.display()))
             }
             BaseSpec::Registry(reference) => (
@@ -77,7 +81,11 @@ impl BaseSpec {
                 reference.to_string(),
             ),
             BaseSpec::DockerArchive { file } => (
-                oci::archive::read(file, None)?,
+                oci::archive::read(file, None).map_err(|e| {
+                    Error::user(format!("failed to read the base `docker-archive:{}`", file.display()))
+                        .caused_by(e)
+                        .with_hint("`--base docker-archive:FILE` names a tar written by `docker save IMAGE -o FILE`")
+                })?,
                 format!("docker-archive:{}", file.display()),
             ),
         };

@@ -528,3 +528,23 @@ fn push_prints_repo_at_digest_and_a_registry_base_is_pulled_checked_and_reused()
     run(Command::new(&docker).args(["pull", &target]));
     assert_eq!(docker_run(&docker, &target), "pushed 7 uid=65532\n");
 }
+
+#[test]
+fn unreadable_base_fails_before_compiling_with_a_hint() {
+    let fx = Fixture::new();
+    app(&fx, "app", "app", "x");
+    let out = gantry(
+        &fx.path("app"),
+        &["build", "--base", "oci:/nonexistent/layout"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed to read the base `oci:/nonexistent/layout`") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Compiling"),
+        "compiled before checking the base: {err}"
+    );
+}
