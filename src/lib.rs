@@ -19,6 +19,7 @@
 
 pub mod dockerfile;
 pub mod error;
+pub mod fsutil;
 pub mod image;
 pub mod oci;
 pub mod plan;

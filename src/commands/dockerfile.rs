@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use cargo_gantry::dockerfile::{self, Request, marker};
+use cargo_gantry::fsutil::write_atomic;
 use cargo_gantry::settings::{Layer, split_features};
-use cargo_gantry::skeleton::cook::write_atomic;
 use cargo_gantry::{Error, Result, project};
 
 use crate::cli::DockerfileArgs;

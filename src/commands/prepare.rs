@@ -1,8 +1,9 @@
 use std::path::Path;
 
 use cargo_gantry::Result;
+use cargo_gantry::fsutil::write_atomic;
 use cargo_gantry::project;
-use cargo_gantry::skeleton::{self, Selection, cook::write_atomic};
+use cargo_gantry::skeleton::{self, Selection};
 
 use crate::cli::PrepareArgs;
 

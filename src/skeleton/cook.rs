@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 use crate::process;
 use crate::settings::CargoBuild;
 use crate::skeleton::recipe::Recipe;
@@ -263,27 +264,6 @@ fn lists_rust_sources(unit_dir: &Path) -> bool {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("dep-"))
         .any(|e| std::fs::read(e.path()).is_ok_and(|bytes| bytes.windows(3).any(|w| w == b".rs")))
-}
-
-/// Write through a temporary file in the same directory and rename, so a reader never sees a
-/// half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io("write into", parent, e))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write", path, e))?;
-    // Temp files are created 0600; the files we stand in for are ordinary 0644 sources.
-    use std::os::unix::fs::PermissionsExt;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("write", path, e.error))?;
-    Ok(())
 }
 
 /// The placeholder sources of one cook and the directories created for them.
