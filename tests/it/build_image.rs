@@ -60,6 +60,32 @@ fn build_json(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> serde_json::V
     serde_json::from_str(stdout(&out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
 }
 
+/// Build `fx/<dir>` into a docker archive (tagged `tag`, or the default `BIN:VERSION`), then
+/// `docker load` it; returns the `--message-format json` summary.
+fn build_and_load(
+    docker: &Path,
+    fx: &Fixture,
+    dir: &str,
+    tag: Option<&str>,
+    args: &[&str],
+) -> serde_json::Value {
+    let archive = fx.path(&format!("{}.tar", dir.replace('/', "-")));
+    let mut all = args.to_vec();
+    all.extend(["--docker-archive", archive.to_str().unwrap()]);
+    if let Some(tag) = tag {
+        all.extend(["--tag", tag]);
+    }
+    let summary = build_json(&fx.path(dir), &all, &[]);
+    load(docker, &archive);
+    summary
+}
+
+/// The sonames the summary says the image carries.
+fn libraries(summary: &serde_json::Value) -> Vec<&str> {
+    let libs = summary["libraries"].as_array().unwrap();
+    libs.iter().map(|l| l.as_str().unwrap()).collect()
+}
+
 fn docker_run(docker: &Path, tag: &str) -> String {
     run(Command::new(docker).args(["run", "--rm", tag]))
 }
@@ -73,30 +99,14 @@ fn dynamic_glibc_binary_runs_in_docker_as_nonroot_with_exactly_its_libraries() {
     let Some(docker) = docker() else { return };
     let fx = Fixture::new();
     app(&fx, "app", "app", "dynamic");
-    let archive = fx.path("app.tar");
-    let summary = build_json(
-        &fx.path("app"),
-        &[
-            "--docker-archive",
-            archive.to_str().unwrap(),
-            "--tag",
-            "gantry-test-dynamic:1",
-        ],
-        &[],
-    );
+    let summary = build_and_load(&docker, &fx, "app", Some("gantry-test-dynamic:1"), &[]);
     assert_eq!(summary["linking"], "dynamic");
-    let libs: Vec<&str> = summary["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+    let libs = libraries(&summary);
     assert!(libs.contains(&"libc.so.6"), "{libs:?}");
     assert!(
         !libs.iter().any(|l| l.starts_with("libssl")),
         "a library the binary does not link: {libs:?}"
     );
-    load(&docker, &archive);
     assert_eq!(
         docker_run(&docker, "gantry-test-dynamic:1"),
         "dynamic 7 uid=65532\n"
@@ -119,19 +129,8 @@ fn crt_static_binary_gets_runtime_files_but_no_libraries() {
         "app/.cargo/config.toml",
         "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n",
     );
-    let archive = fx.path("app.tar");
-    let summary = build_json(
-        &fx.path("app"),
-        &[
-            "--target",
-            "x86_64-unknown-linux-gnu",
-            "--docker-archive",
-            archive.to_str().unwrap(),
-            "--tag",
-            "gantry-test-static:1",
-        ],
-        &[],
-    );
+    let target = ["--target", "x86_64-unknown-linux-gnu"];
+    let summary = build_and_load(&docker, &fx, "app", Some("gantry-test-static:1"), &target);
     assert_ne!(summary["linking"], "dynamic", "{summary}");
     // The project's own [target] rustflags are in force: the path remapping must join them,
     // so the same source elsewhere still gives the same image.
@@ -143,21 +142,12 @@ fn crt_static_binary_gets_runtime_files_but_no_libraries() {
     })
     .unwrap();
     std::fs::copy(fx.path("app/Cargo.lock"), twin.path("app/Cargo.lock")).unwrap();
-    let again = build_json(
-        &twin.path("app"),
-        &["--target", "x86_64-unknown-linux-gnu"],
-        &[],
-    );
+    let again = build_json(&twin.path("app"), &target, &[]);
     assert_eq!(
         summary["digest"], again["digest"],
         "static build depends on the checkout path"
     );
-    assert_eq!(
-        summary["libraries"].as_array().unwrap().len(),
-        0,
-        "{summary}"
-    );
-    load(&docker, &archive);
+    assert!(libraries(&summary).is_empty(), "{summary}");
     assert_eq!(
         docker_run(&docker, "gantry-test-static:1"),
         "static 7 uid=65532\n"
@@ -181,18 +171,7 @@ fn workspace_member_is_chosen_by_bin_and_several_bins_need_a_choice() {
         err.contains("there are 2 binaries: `alpha`, `beta`") && err.contains("--bin"),
         "{err}"
     );
-    let archive = fx.path("b.tar");
-    build_json(
-        &fx.path("ws"),
-        &[
-            "--bin",
-            "beta",
-            "--docker-archive",
-            archive.to_str().unwrap(),
-        ],
-        &[],
-    );
-    load(&docker, &archive);
+    build_and_load(&docker, &fx, "ws", None, &["--bin", "beta"]);
     assert_eq!(docker_run(&docker, "beta:0.1.0"), "beta 7 uid=65532\n");
 }
 
@@ -343,24 +322,13 @@ fn distroless_base_from_a_docker_archive_is_checked_and_used() {
         .args(["save", "-o"])
         .arg(&base)
         .arg("gcr.io/distroless/cc-debian13:nonroot"));
-    let archive = fx.path("app.tar");
-    let summary = build_json(
-        &fx.path("app"),
-        &[
-            "--base",
-            &format!("docker-archive:{}", base.display()),
-            "--docker-archive",
-            archive.to_str().unwrap(),
-            "--tag",
-            "gantry-test-based:1",
-        ],
-        &[],
-    );
+    let base = format!("docker-archive:{}", base.display());
+    let tag = Some("gantry-test-based:1");
+    let summary = build_and_load(&docker, &fx, "app", tag, &["--base", &base]);
     assert!(
         summary["layers"].as_array().unwrap().len() >= 2,
         "{summary}"
     );
-    load(&docker, &archive);
     assert_eq!(
         docker_run(&docker, "gantry-test-based:1"),
         "on-distroless 7 uid=65532\n"
@@ -391,27 +359,11 @@ fn main() {
 }
 "#,
         );
-    let archive = fx.path("app.tar");
-    let summary = build_json(
-        &fx.path("app"),
-        &[
-            "--docker-archive",
-            archive.to_str().unwrap(),
-            "--tag",
-            "gantry-test-native:1",
-        ],
-        &[],
-    );
-    let libs: Vec<&str> = summary["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
+    let summary = build_and_load(&docker, &fx, "app", Some("gantry-test-native:1"), &[]);
+    let libs = libraries(&summary);
     for want in ["libz.so.1", "libssl.so.3", "libcrypto.so.3"] {
         assert!(libs.contains(&want), "{want} missing from {libs:?}");
     }
-    load(&docker, &archive);
     assert_eq!(
         docker_run(&docker, "gantry-test-native:1"),
         "zlib 1 openssl 3 ssl-init 1\n"
