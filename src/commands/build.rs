@@ -6,7 +6,7 @@ use cargo_gantry::oci::Platform;
 use cargo_gantry::plan::{self, Plan, Request};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
-use cargo_gantry::settings::{Layer, Profile, TargetSelection, env};
+use cargo_gantry::settings::{Layer, Profile, env};
 use cargo_gantry::{Error, Result, project};
 
 use crate::cli::{ImageArgs, MessageFormat};
@@ -32,7 +32,6 @@ pub fn run(args: &ImageArgs) -> Result<()> {
             profile_given: super::profile_given(&args.build),
         },
     )?;
-    debug_assert_eq!(plan.cargo.targets, TargetSelection::Default);
 
     let base = BaseSpec::parse(&plan.image.base)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;

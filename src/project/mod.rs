@@ -111,13 +111,7 @@ impl Project {
     /// The directory that contains the workspace root and every local package: what a Docker
     /// build context must hold. Relative to the root: `""` or `../..`-style.
     pub fn context_rel(&self) -> String {
-        let depth = self
-            .packages
-            .iter()
-            .map(|p| p.dir.split('/').take_while(|c| *c == "..").count())
-            .max()
-            .unwrap_or(0);
-        vec![".."; depth].join("/")
+        context_rel(&self.packages)
     }
 
     /// The package that owns binary `bin`.
@@ -126,6 +120,16 @@ impl Project {
             .iter()
             .find(|p| p.member && p.bins().any(|t| t.name == bin))
     }
+}
+
+/// `..` as many times as the package furthest above the root needs (`""` when none is).
+fn context_rel(packages: &[LocalPackage]) -> String {
+    let depth = packages
+        .iter()
+        .map(|p| p.dir.split('/').take_while(|c| *c == "..").count())
+        .max()
+        .unwrap_or(0);
+    vec![".."; depth].join("/")
 }
 
 /// Read the project whose manifest is `manifest_path` (a `Cargo.toml`) or, when `None`, the one
@@ -212,16 +216,7 @@ pub fn analyze(cwd: &Path, manifest_path: Option<&Path>) -> Result<Project> {
     } else {
         None
     };
-    let context = paths::normalize(
-        &root.join(
-            packages
-                .iter()
-                .map(|p| p.dir.split('/').take_while(|c| *c == "..").count())
-                .max()
-                .map(|d| vec![".."; d].join("/"))
-                .unwrap_or_default(),
-        ),
-    );
+    let context = paths::normalize(&root.join(context_rel(&packages)));
     Ok(Project {
         toolchain: find_toolchain(&root, &context)?,
         cargo_configs: find_cargo_configs(&root, &context)?,

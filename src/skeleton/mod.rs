@@ -61,8 +61,8 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
         .iter()
         .copied()
         .filter(|p| {
+            // One entry per name in the lockfile also rules out a registry/git twin.
             !patch_dirs.contains(&p.dir)
-                && !external.contains(&p.name)
                 && name_counts[p.name.as_str()] == 1
                 && lock_counts.get(&p.name).copied().unwrap_or(1) <= 1
         })
