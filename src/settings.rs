@@ -36,6 +36,17 @@ pub mod env {
     /// The reproducible-builds convention for timestamps in outputs.
     pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
+    // Read, not owned, by gantry: other tools' variables that change what gantry does.
+    /// Set by rustup for the programs it starts: the toolchain it chose and why.
+    pub const RUSTUP_TOOLCHAIN: &str = "RUSTUP_TOOLCHAIN";
+    pub const RUSTUP_TOOLCHAIN_SOURCE: &str = "RUSTUP_TOOLCHAIN_SOURCE";
+    /// cargo's rustflags from the environment, which override every config file.
+    pub const RUSTFLAGS: &str = "RUSTFLAGS";
+    pub const CARGO_ENCODED_RUSTFLAGS: &str = "CARGO_ENCODED_RUSTFLAGS";
+    pub const CARGO_HOME: &str = "CARGO_HOME";
+    pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+    pub const HOME: &str = "HOME";
+
     /// All `GANTRY_*` variables that feed settings (for `--help` texts and tests).
     pub const SETTINGS: &[&str] = &[
         PROFILE,

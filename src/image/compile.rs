@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::process;
 use crate::project::Project;
+use crate::settings::env;
 
 /// Where in the binary the project's paths appear instead of the host's.
 const REMAPPED_SOURCE: &str = "/gantry/src";
@@ -62,14 +63,14 @@ pub fn compile(project: &Project, plan: &Plan) -> Result<Built> {
 /// `--config` are appended to the same key's array from the files, so the flags go to the place
 /// that is in force.
 fn add_rustflags(cmd: &mut std::process::Command, project: &Project, flags: &[String]) {
-    if let Ok(encoded) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+    if let Ok(encoded) = std::env::var(env::CARGO_ENCODED_RUSTFLAGS) {
         let mut all: Vec<&str> = encoded.split('\x1f').filter(|f| !f.is_empty()).collect();
         all.extend(flags.iter().map(String::as_str));
-        cmd.env("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"));
+        cmd.env(env::CARGO_ENCODED_RUSTFLAGS, all.join("\x1f"));
         return;
     }
-    if let Ok(env) = std::env::var("RUSTFLAGS") {
-        cmd.env("RUSTFLAGS", format!("{env} {}", flags.join(" ")).trim());
+    if let Ok(env) = std::env::var(env::RUSTFLAGS) {
+        cmd.env(env::RUSTFLAGS, format!("{env} {}", flags.join(" ")).trim());
         return;
     }
     let array = flags
@@ -125,9 +126,9 @@ fn find_executable(stdout: &[u8], bin: &str) -> Option<PathBuf> {
 }
 
 fn cargo_home() -> Option<PathBuf> {
-    std::env::var_os("CARGO_HOME")
+    std::env::var_os(env::CARGO_HOME)
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .or_else(|| std::env::var_os(env::HOME).map(|h| Path::new(&h).join(".cargo")))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::oci::blob::{BlobSource, write_blob};
 use crate::oci::layout::read::{Target, layer_media_type, target};
 use crate::oci::{Digest, Image, Layer, Platform};
+use crate::settings::env;
 
 /// OCI annotations naming the base image; `push` also reads `BASE_NAME` to find mount sources.
 pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
@@ -49,11 +50,11 @@ impl Default for PullOptions {
 
 /// `$XDG_CACHE_HOME/gantry/blobs`, else `~/.cache/gantry/blobs`, else the temp dir.
 pub fn default_cache_dir() -> PathBuf {
-    // XDG's and the shell's own variables, not gantry settings: read here, not in `settings`.
-    let xdg = std::env::var_os("XDG_CACHE_HOME")
+    // XDG's and the shell's own variables, not gantry settings (named in `settings::env`).
+    let xdg = std::env::var_os(env::XDG_CACHE_HOME)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
+    let home = || std::env::var_os(env::HOME).map(|h| PathBuf::from(h).join(".cache"));
     xdg.or_else(home)
         .unwrap_or_else(std::env::temp_dir)
         .join("gantry")

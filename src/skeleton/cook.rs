@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::process;
 use crate::settings::CargoBuild;
+use crate::settings::env;
 use crate::skeleton::recipe::Recipe;
 
 pub struct CookOptions {
@@ -165,10 +166,10 @@ pub fn cargo(recipe: &Recipe, dir: &Path) -> Command {
     // rustup exports the toolchain it picked for `cargo gantry` to its children. When it picked
     // it by default (not `+toolchain`, not an explicit RUSTUP_TOOLCHAIN), that choice was made
     // before the toolchain file existed: drop it so the pinned toolchain applies to the cook.
-    let source = std::env::var("RUSTUP_TOOLCHAIN_SOURCE").unwrap_or_default();
+    let source = std::env::var(env::RUSTUP_TOOLCHAIN_SOURCE).unwrap_or_default();
     if has_toolchain_file && source != "cli" && source != "env" {
-        cmd.env_remove("RUSTUP_TOOLCHAIN")
-            .env_remove("RUSTUP_TOOLCHAIN_SOURCE");
+        cmd.env_remove(env::RUSTUP_TOOLCHAIN)
+            .env_remove(env::RUSTUP_TOOLCHAIN_SOURCE);
     }
     cmd
 }
