@@ -29,10 +29,9 @@ pub fn unpack(image: &Image, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// OCI (`…tar+gzip`) and Docker (`…tar.gzip`) layer media types both end in `gzip`.
 fn is_gzip(media_type: &str) -> bool {
     media_type.ends_with("gzip")
-        || media_type.ends_with(".tar.gzip")
-        || media_type.contains("rootfs.diff.tar.gzip")
 }
 
 fn apply(reader: impl Read, dest: &Path) -> std::io::Result<()> {
