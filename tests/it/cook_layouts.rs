@@ -104,7 +104,7 @@ fn lib_bins_build_script_and_all_targets_with_deny_warnings() {
     let fx = Fixture::new();
     rich_package(&fx);
     let env = [("RUSTFLAGS", "-Dwarnings")];
-    let out = cook_then_build_env(&fx, "tool", &[], &["--all-targets"], &env);
+    let out = cook_then_build_with(&fx, "tool", &[], &["--all-targets"], &env, gantry_cmd);
     out.assert_no_dependency_compiled();
     out.assert_locals_rebuilt();
     assert_eq!(out.run("tool-cli"), "cli generated-7 1.5 1\n");

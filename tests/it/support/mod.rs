@@ -305,19 +305,10 @@ pub fn cook_then_build(
     prepare_args: &[&str],
     flags: &[&str],
 ) -> Outcome {
-    cook_then_build_env(fx, project, prepare_args, flags, &[])
+    cook_then_build_with(fx, project, prepare_args, flags, &[], gantry_cmd)
 }
 
-pub fn cook_then_build_env(
-    fx: &Fixture,
-    project: &str,
-    prepare_args: &[&str],
-    flags: &[&str],
-    env: &[(&str, &str)],
-) -> Outcome {
-    cook_then_build_with(fx, project, prepare_args, flags, env, gantry_cmd)
-}
-
+/// The same with extra environment for cook and build, and the command that runs gantry.
 pub fn cook_then_build_with(
     fx: &Fixture,
     project: &str,
