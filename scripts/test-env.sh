@@ -19,9 +19,10 @@ command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || need
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v git >/dev/null || need+=(git)
-dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
-dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
-dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+arch=$(dpkg --print-architecture)
+dpkg -s "zlib1g-dev:$arch" >/dev/null 2>&1 || need+=(zlib1g-dev)
+dpkg -s "libssl-dev:$arch" >/dev/null 2>&1 || need+=(libssl-dev)
+dpkg -s "pkg-config:$arch" >/dev/null 2>&1 || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,8 +30,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # The registry package starts a system service on install; the tests run their own instances.
+# Its own init script stops it (by its pid file).
 systemctl disable --now docker-registry >/dev/null 2>&1 || true
-pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry' 2>/dev/null || true
+service docker-registry stop >/dev/null 2>&1 || true
 
 if ! /usr/bin/docker info >/dev/null 2>&1; then
   log "starting dockerd"
@@ -50,5 +52,28 @@ if [ -n "$images" ]; then
   fi
 else
   log "no shared/docker/make-local-images.sh beside the checkout (set GANTRY_SHARED): the Docker tests need the local base images"; exit 1
+fi
+# arm64: Debian's rustc-web with the aarch64 std (rustup toolchain `cross-1.96`), the cross gcc,
+# arm64 dev packages and qemu in binfmt_misc. Debian's qemu-binfmt wrappers (`*-binfmt-P`) need
+# the P flag (preserve argv[0]); register it so before the setup script, which keeps an existing
+# registration, runs its proof.
+cross=${images%/docker/make-local-images.sh}/cross/setup-arm64.sh
+if [ -f "$cross" ]; then
+  if [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] \
+     && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
+    sed 's/:[A-Z]*$/:POCF/' /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
+  fi
+  if ! bash "$cross" >/var/tmp/gantry-setup-arm64.log 2>&1; then
+    # First run: the packages (and Debian's binfmt file) arrive inside the script; register
+    # with the flag the wrapper needs and prove it again.
+    if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && grep -q 'binfmt-P' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
+       && ! grep -q '^flags: .*P' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+      echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64
+      sed 's/:[A-Z]*$/:POCF/' /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
+    fi
+    bash "$cross" >/var/tmp/gantry-setup-arm64.log 2>&1 || { tail -20 /var/tmp/gantry-setup-arm64.log >&2; log "setup-arm64.sh failed"; exit 1; }
+  fi
+else
+  log "no shared/cross/setup-arm64.sh beside the checkout: the arm64 tests need it"; exit 1
 fi
 log "ready"

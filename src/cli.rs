@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use cargo_gantry::settings::{Runtime, Strategy};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -98,12 +99,12 @@ pub struct DockerfileArgs {
     /// The package whose binary goes into the image.
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
     pub package: Option<String>,
-    /// How dependencies are cached: chef (default), vendor, mounts.
+    /// How dependencies are cached (default: chef).
     #[arg(long, value_name = "STRATEGY")]
-    pub strategy: Option<String>,
-    /// What the image runs on: distroless (default), static, scratch, alpine, debian.
+    pub strategy: Option<Strategy>,
+    /// What the image runs on (default: distroless).
     #[arg(long, value_name = "RUNTIME")]
-    pub runtime: Option<String>,
+    pub runtime: Option<Runtime>,
     /// The builder image (default: from rust-toolchain.toml or `rust-version`, else `rust:1`).
     #[arg(long, value_name = "IMAGE")]
     pub builder: Option<String>,

@@ -17,16 +17,18 @@
 //!
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
+pub mod assets;
 pub mod dockerfile;
 pub mod error;
 pub mod fsutil;
 pub mod image;
 pub mod oci;
-pub mod plan;
+pub mod platforms;
 pub mod process;
 pub mod project;
 pub mod publish;
 pub mod registry;
+pub mod resolve;
 pub mod settings;
 pub mod skeleton;
 

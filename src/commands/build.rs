@@ -1,13 +1,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cargo_gantry::image::{self, BaseSpec, Inputs};
-use cargo_gantry::oci::Platform;
-use cargo_gantry::plan::{self, Plan, Request};
+use cargo_gantry::image::{self, Inputs};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
+use cargo_gantry::resolve::{self, Request, Target};
 use cargo_gantry::settings::{Layer, Profile, env};
-use cargo_gantry::{Error, Result, project};
+use cargo_gantry::{Error, Result, assets, project};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
@@ -21,19 +20,18 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         );
     }
     let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
-    let cli = cli_layer(args)?;
-    let layer = cli.or(Layer::from_process_env()?);
-    let cargo = super::cargo_build(&args.build, Profile::Release);
-    let plan = plan::plan(
+    let target = resolve::resolve(
         &project,
-        Request {
-            layer: &layer,
-            cargo,
+        &Request {
+            layer: cli_layer(args)?.or(Layer::from_process_env()?),
+            cargo: super::cargo_build(&args.build, Profile::Release),
             profile_given: super::profile_given(&args.build),
         },
     )?;
+    if let Some(note) = assets::unshipped_note(&project.root, &target) {
+        eprintln!("{note}");
+    }
 
-    let base = BaseSpec::parse(&plan.image.base)?;
     let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
     let client = ClientOptions {
         insecure: args.insecure_registries.clone(),
@@ -45,22 +43,26 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     };
     // Everything that can be wrong in the input is checked (and the base pulled) before the
     // compile, which is the long part.
-    let extra_files = extra_files(&project.root.join(&plan.package_dir), &plan)?;
+    let extra_files = assets::extra_files(&project.root, &target)?;
     let created = source_date_epoch()?;
-    let base = base.load(&Platform::linux_amd64(), scratch.path(), &pull)?;
-    let built = image::compile(&project, &plan)?;
-    eprintln!("    Building image layers for `{}`", plan.bin);
+    let base = target
+        .base
+        .load(&target.platform.oci(), scratch.path(), &pull)?;
+    let built = image::compile(&project, &target)?;
+    eprintln!("    Building image layers for `{}`", target.bin);
+    let labels = target.image_labels();
     let (image, summary) = image::build(&Inputs {
         binary: &built.executable,
-        bin: &plan.bin,
-        settings: &plan.image,
-        labels: &plan.labels,
+        bin: &target.bin,
+        settings: &target.image,
+        labels: &labels,
         base: &base,
         created,
         extra_files: &extra_files,
     })?;
 
-    let (publisher, default_layout) = publishers(args, &project.target_directory, &plan, &client)?;
+    let (publisher, default_layout) =
+        publishers(args, &project.target_directory, &target, &client)?;
     let published = publisher.publish(&image)?;
     for r in &published.references {
         eprintln!("       Wrote {r}");
@@ -74,11 +76,11 @@ pub fn run(args: &ImageArgs) -> Result<()> {
                 .collect();
             let summary = serde_json::json!({
                 "digest": published.digest.as_str(),
-                "tag": plan.tag,
+                "tag": target.tag,
                 "size": image.layers().iter().map(|l| l.size()).sum::<u64>(),
                 "layers": layers,
                 "outputs": published.references,
-                "binary": plan.bin,
+                "binary": target.bin,
                 "linking": format!("{:?}", summary.linking).to_lowercase(),
                 "libraries": summary.libraries,
                 "max_glibc": summary.max_glibc,
@@ -93,7 +95,7 @@ pub fn run(args: &ImageArgs) -> Result<()> {
                 .filter(|r| !is_local(r))
                 .collect();
             if pushed.is_empty() {
-                println!("{}@{}", plan.tag, published.digest);
+                println!("{}@{}", target.tag, published.digest);
             }
             for r in pushed {
                 println!("{r}");
@@ -102,8 +104,8 @@ pub fn run(args: &ImageArgs) -> Result<()> {
                 eprintln!(
                     "        Next: skopeo copy oci:{}:{} docker-daemon:{}  (or rerun with --load)",
                     dir.display(),
-                    plan.tag,
-                    plan.tag
+                    target.tag,
+                    target.tag
                 );
             }
         }
@@ -156,7 +158,7 @@ fn is_local(reference: &str) -> bool {
 fn publishers(
     args: &ImageArgs,
     target_dir: &Path,
-    plan: &Plan,
+    target: &Target,
     client: &ClientOptions,
 ) -> Result<(Multi, Option<PathBuf>)> {
     let mut all: Vec<Box<dyn Publisher>> = Vec::new();
@@ -164,17 +166,17 @@ fn publishers(
     if let Some(dir) = &args.oci_layout {
         all.push(Box::new(OciLayout {
             dir: dir.clone(),
-            tag: plan.tag.clone(),
+            tag: target.tag.clone(),
         }));
     }
     if let Some(file) = &args.docker_archive {
         all.push(Box::new(DockerArchive {
             file: file.clone(),
-            tag: plan.tag.clone(),
+            tag: target.tag.clone(),
         }));
     }
     if args.load {
-        all.push(Box::new(DockerLoad::new(plan.tag.clone())));
+        all.push(Box::new(DockerLoad::new(target.tag.clone())));
     }
     for reference in &args.push {
         let options = PushOptions {
@@ -187,40 +189,14 @@ fn publishers(
         )));
     }
     if all.is_empty() {
-        let dir = target_dir.join("gantry").join("oci").join(&plan.bin);
+        let dir = target_dir.join("gantry").join("oci").join(&target.bin);
         all.push(Box::new(OciLayout {
             dir: dir.clone(),
-            tag: plan.tag.clone(),
+            tag: target.tag.clone(),
         }));
         default_layout = Some(dir);
     }
     Ok((Multi(all), default_layout))
-}
-
-/// `extra-files` entries `HOST[:IMAGE]`, HOST relative to the package; IMAGE defaults to
-/// `/usr/share/<bin>/HOST`.
-fn extra_files(package_dir: &Path, plan: &Plan) -> Result<Vec<(PathBuf, String)>> {
-    let mut out = Vec::new();
-    for spec in &plan.image.extra_files {
-        let (host, in_image) = match spec.split_once(':') {
-            Some((h, i)) => (h, i.to_owned()),
-            None => (
-                spec.as_str(),
-                format!("/usr/share/{}/{}", plan.bin, spec.trim_start_matches("./")),
-            ),
-        };
-        let path = package_dir.join(host);
-        if !path.exists() || !in_image.starts_with('/') {
-            return Err(
-                Error::user(format!("extra file `{spec}` is not usable")).with_hint(format!(
-                    "write HOST[:/ABSOLUTE/PATH/IN/IMAGE] with HOST relative to `{}`",
-                    package_dir.display()
-                )),
-            );
-        }
-        out.push((path, in_image));
-    }
-    Ok(out)
 }
 
 fn source_date_epoch() -> Result<u64> {

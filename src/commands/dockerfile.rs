@@ -3,22 +3,40 @@
 
 use std::path::{Path, PathBuf};
 
-use cargo_gantry::dockerfile::{self, Request, marker};
+use cargo_gantry::dockerfile::{self, Facts, marker};
 use cargo_gantry::fsutil::write_atomic;
-use cargo_gantry::settings::{Layer, split_features};
-use cargo_gantry::{Error, Result, project};
+use cargo_gantry::resolve::{self, Request};
+use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features};
+use cargo_gantry::{Error, Result, assets, process, project};
 
 use crate::cli::DockerfileArgs;
 
 pub fn run(args: &DockerfileArgs) -> Result<()> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
     let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
-    let req = Request {
-        cli: cli_layer(args),
-        env: Layer::from_process_env()?,
-        gantry_version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    let plan = dockerfile::plan(&project, &req)?;
+    // The same resolve as `cargo gantry build`: the flags typed here are settings like any
+    // other layer, so `-p`, `--bin`, profile and features win over env and metadata alike.
+    let target = resolve::resolve(
+        &project,
+        &Request {
+            layer: cli_layer(args).or(Layer::from_process_env()?),
+            cargo: CargoBuild {
+                profile: Profile::Release,
+                ..CargoBuild::default()
+            },
+            profile_given: false,
+        },
+    )?;
+    let plan = dockerfile::plan(
+        &project,
+        &target,
+        &Facts::read(&project, &target),
+        env!("CARGO_PKG_VERSION"),
+    )?;
+    if let Some(note) = assets::unshipped_note(&project.root, &target) {
+        eprintln!("{note}");
+    }
+    assets::extra_files(&project.root, &target)?;
     if let Some(why) = &plan.runtime_switch {
         eprintln!("warning: runtime `debian` instead of `distroless`: {why}");
     }
@@ -49,6 +67,9 @@ pub fn run(args: &DockerfileArgs) -> Result<()> {
 
     if args.check {
         return check(&files);
+    }
+    if plan.strategy == Strategy::Vendor {
+        vendor(&project.root, project.lockfile.is_some())?;
     }
     let mut refused = Vec::new();
     for (path, _) in files.iter().filter(|(p, new)| differs(p, new)) {
@@ -85,6 +106,36 @@ pub fn run(args: &DockerfileArgs) -> Result<()> {
     Ok(())
 }
 
+/// The vendor strategy copies `vendor/` into the build: make it when it is missing, as the
+/// hand-written vendoring recipe does with `cargo vendor` (the Dockerfile adds the source
+/// replacement itself). An existing `vendor/` is the user's and is left alone.
+fn vendor(root: &Path, locked: bool) -> Result<()> {
+    if root.join("vendor").exists() {
+        return Ok(());
+    }
+    let mut cmd = process::command("cargo", root);
+    cmd.arg("vendor");
+    if locked {
+        cmd.arg("--locked");
+    }
+    cmd.arg("vendor");
+    eprintln!(
+        "   Vendoring dependencies into `vendor/` (strategy `vendor`): {}",
+        process::command_line(&cmd)
+    );
+    process::output(&mut cmd).map_err(|e| {
+        e.with_hint(
+            "the vendor strategy needs the dependency sources in `vendor/`: fix the error above \
+             and run `cargo vendor --locked vendor`, or choose `--strategy chef`",
+        )
+    })?;
+    // A project without registry dependencies vendors nothing, and cargo then makes no
+    // directory; the Dockerfile still copies `vendor/`.
+    let dir = root.join("vendor");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+    Ok(())
+}
+
 fn differs(path: &Path, new: &str) -> bool {
     std::fs::read_to_string(path).map_or(true, |old| old != new)
 }
@@ -111,8 +162,8 @@ fn cli_layer(args: &DockerfileArgs) -> Layer {
     Layer {
         bin: args.bin.clone(),
         package: args.package.clone(),
-        strategy: args.strategy.clone(),
-        runtime: args.runtime.clone(),
+        strategy: args.strategy,
+        runtime: args.runtime,
         registry_mirror: args.registry_mirror.clone(),
         builder: args.builder.clone(),
         features: Some(split_features(&args.features)).filter(|f| !f.is_empty()),

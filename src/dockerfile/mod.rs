@@ -15,20 +15,31 @@ pub mod toolchain;
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
-use crate::project::{LocalPackage, Project, relative_path};
-use crate::settings::{CargoBuild, Layer, Profile};
-pub use options::{Mirror, Runtime, Strategy};
+use crate::error::Result;
+use crate::project::{Project, relative_path};
+use crate::resolve::{ExtraFile, Target};
+use crate::settings::CargoBuild;
+pub use crate::settings::{Choice, Runtime, Strategy};
+pub use options::Mirror;
 pub use render::{Rendered, render};
 use toolchain::Builder;
 
-/// What the user asked for, by source; [`plan`] adds the package and workspace metadata.
+/// What the planner needs to know of the checkout beyond the [`Project`] (read by
+/// [`Facts::read`]; given directly in tests).
 #[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub cli: Layer,
-    pub env: Layer,
-    /// The version of gantry that the builder installs or copies (normally this binary's).
-    pub gantry_version: String,
+pub struct Facts {
+    /// `.sqlx/` (sqlx's offline query data) exists at the workspace or package root.
+    pub sqlx_offline_data: bool,
+}
+
+impl Facts {
+    pub fn read(project: &Project, target: &Target) -> Facts {
+        let root = &project.root;
+        Facts {
+            sqlx_offline_data: root.join(".sqlx").is_dir()
+                || root.join(&target.package_dir).join(".sqlx").is_dir(),
+        }
+    }
 }
 
 /// Every decision the Dockerfile writes down.
@@ -45,8 +56,13 @@ pub struct DockerPlan {
     pub build: CargoBuild,
     /// Extra RUSTFLAGS for cook and build alike (a static glibc build).
     pub rustflags: Option<String>,
+    /// The Rust target is the platform being built (`TARGETARCH`), set in cargo's config in
+    /// the builder rather than as `--target`.
+    pub target_from_platform: bool,
     pub bin: String,
     pub package: String,
+    /// The package directory relative to the workspace root.
+    pub package_dir: String,
     /// The workspace root inside the build context (`""` when they are the same).
     pub root_in_context: String,
     /// The toolchain file, relative to the build context.
@@ -55,53 +71,53 @@ pub struct DockerPlan {
     pub context_rel: String,
     pub native: Vec<&'static native::NativeDep>,
     pub builder_packages: Vec<String>,
+    /// Why the project's cargo config needs the linker packages among `builder_packages`.
+    pub linker_why: Option<String>,
     pub runtime_packages: Vec<String>,
     pub mirror: Option<Mirror>,
     /// The project's own cargo config already replaces crates.io: gantry adds no mirror.
     pub project_replaces_crates_io: bool,
+    /// sqlx checks its queries against `.sqlx/` instead of a live database.
+    pub sqlx_offline: bool,
     pub expose: Vec<u16>,
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub user: String,
     pub workdir: Option<String>,
-    pub extra_files: Vec<String>,
+    pub extra_files: Vec<ExtraFile>,
     pub allocator_feature: Option<String>,
 }
 
+/// Where the builder records the Rust target of the platform being built.
+pub const TRIPLE_FILE: &str = "/gantry/target-triple";
+
 impl DockerPlan {
-    /// Where cargo puts the binary, relative to the target dir.
+    /// Where cargo puts the binary, relative to the target dir (a shell word).
     pub fn artifact(&self) -> String {
         let profile = self.build.profile.dir_name();
         match &self.build.target {
             Some(t) => format!("{t}/{profile}/{}", self.bin),
+            None if self.target_from_platform => {
+                format!("\"$(cat {TRIPLE_FILE})\"/{profile}/{}", self.bin)
+            }
             None => format!("{profile}/{}", self.bin),
         }
     }
 }
 
-/// Decide everything. Settings precedence: CLI > env > package metadata > workspace metadata.
-pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
-    let upper = req.cli.clone().or(req.env.clone());
-    let (pkg, bin) = select_bin(project, &upper.clone().or(project.settings.clone()))?;
-    let layer = upper.or(pkg.settings.clone()).or(project.settings.clone());
-
-    let strategy = Strategy::parse(layer.strategy.as_deref())?;
-    let asked = Runtime::parse(layer.runtime.as_deref())?;
-    // Release unless the settings name a profile; bin and package are decided above.
-    let mut build = CargoBuild {
-        profile: Profile::Release,
-        ..CargoBuild::default()
-    }
-    .with_layer(
-        &Layer {
-            bin: None,
-            package: None,
-            ..layer.clone()
-        },
-        false,
-    );
-    build.bins = vec![bin.clone()];
-    build.packages = layer.package.iter().cloned().collect();
+/// Decide everything from the resolved target (which already merged the settings).
+pub fn plan(
+    project: &Project,
+    target: &Target,
+    facts: &Facts,
+    gantry_version: &str,
+) -> Result<DockerPlan> {
+    let pkg = project
+        .package_by_dir(&target.package_dir)
+        .expect("the target's package belongs to the project");
+    let strategy = target.docker.strategy;
+    let asked = target.docker.runtime;
+    let mut build = target.cargo.clone();
     build.lock.locked = project.lockfile.is_some();
     // vendor: everything comes from the vendored sources, so the build may not touch the network.
     build.lock.offline = strategy == Strategy::Vendor;
@@ -115,22 +131,24 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
         project.toolchain.as_ref(),
         pkg.rust_version.as_deref(),
         asked == Runtime::Alpine,
-        layer.builder.as_deref(),
+        target.docker.builder.as_deref(),
     )?;
     let mut rustflags = None;
+    let mut target_from_platform = false;
     if matches!(asked, Runtime::Static | Runtime::Scratch) {
         match build.target.as_deref() {
             Some(t) if t.contains("musl") => builder.targets.push(t.to_owned()),
             Some(_) => rustflags = Some("-C target-feature=+crt-static".to_owned()),
             None => {
-                // An explicit --target keeps build scripts and proc-macros dynamic: only the
-                // final binary is linked statically.
-                build.target = Some("x86_64-unknown-linux-gnu".to_owned());
+                // A target keeps build scripts and proc-macros dynamic: only the final binary is
+                // linked statically. It is the platform being built (BuildKit's TARGETARCH),
+                // not this machine's, so the same Dockerfile builds on any builder.
+                target_from_platform = true;
                 rustflags = Some("-C target-feature=+crt-static".to_owned());
             }
         }
     }
-    let allocator_feature = layer.allocator_feature.clone();
+    let allocator_feature = target.docker.allocator_feature.clone();
     if musl && let Some(f) = &allocator_feature {
         build.features.push(f.clone());
     }
@@ -143,19 +161,25 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
         .map(native::read_lockfile)
         .unwrap_or_default();
     let native = native::detect(&locked);
-    let (runtime, runtime_switch, builder_packages, runtime_packages) =
-        options::packages(asked, &native, &layer, builder.suite, musl);
+    let (runtime, runtime_switch, mut builder_packages, runtime_packages) =
+        options::packages(asked, &native, &target.docker, builder.suite, musl);
+    let linker = options::linker_packages(&project.cargo_configs);
+    builder_packages.extend(linker.packages.iter().cloned());
+    builder_packages.sort();
+    builder_packages.dedup();
 
-    let mirror = layer
+    let mirror = target
+        .docker
         .registry_mirror
         .as_deref()
         .map(Mirror::parse)
         .transpose()?;
     let context_rel = project.context_rel();
     let root_in_context = relative_path(&project.root.join(&context_rel), &project.root);
+    let sqlx_offline = facts.sqlx_offline_data && locked.iter().any(|c| c.name.starts_with("sqlx"));
 
     Ok(DockerPlan {
-        gantry_version: req.gantry_version.clone(),
+        gantry_version: gantry_version.to_owned(),
         strategy,
         runtime,
         runtime_switch,
@@ -163,8 +187,10 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
         musl,
         build,
         rustflags,
-        package: pkg.name.clone(),
-        bin,
+        target_from_platform,
+        package: target.package.clone(),
+        package_dir: target.package_dir.clone(),
+        bin: target.bin.clone(),
         toolchain_file: project
             .toolchain
             .as_ref()
@@ -173,96 +199,17 @@ pub fn plan(project: &Project, req: &Request) -> Result<DockerPlan> {
         context_rel,
         native,
         builder_packages,
+        linker_why: linker.why,
         runtime_packages,
         project_replaces_crates_io: options::replaces_crates_io(&project.cargo_configs),
         mirror,
-        expose: layer.expose.clone().unwrap_or_default(),
-        env: layer.env.clone().unwrap_or_default(),
-        labels: labels(pkg, &layer),
-        user: layer
-            .user
-            .clone()
-            .unwrap_or_else(|| "65532:65532".to_owned()),
-        workdir: layer.workdir.clone(),
-        extra_files: layer.extra_files.clone().unwrap_or_default(),
+        sqlx_offline,
+        expose: target.image.expose.clone(),
+        env: target.image.env.clone(),
+        labels: target.labels.clone(),
+        user: target.image.user.clone(),
+        workdir: target.image.workdir.clone(),
+        extra_files: target.extra_files.clone(),
         allocator_feature,
     })
-}
-
-/// The binary to ship: `--bin`, else the only binary of `-p`, else the only binary of the
-/// workspace members. Several → an error that lists them.
-fn select_bin<'p>(project: &'p Project, layer: &Layer) -> Result<(&'p LocalPackage, String)> {
-    let all: Vec<(&LocalPackage, String)> = project
-        .members()
-        .flat_map(|p| p.bins().map(move |t| (p, t.name.clone())))
-        .collect();
-    let listed = |items: &[(&LocalPackage, String)]| {
-        items
-            .iter()
-            .map(|(p, b)| format!("`--bin {b}` (package `{}`)", p.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if let Some(bin) = &layer.bin {
-        return all.iter().find(|(_, b)| b == bin).cloned().ok_or_else(|| {
-            Error::user(format!("no binary `{bin}` in this workspace"))
-                .with_hint(format!("the binaries are: {}", or_none(listed(&all))))
-        });
-    }
-    let candidates: Vec<_> = match &layer.package {
-        Some(name) => {
-            if !project.members().any(|p| &p.name == name) {
-                let members: Vec<String> =
-                    project.members().map(|p| format!("`{}`", p.name)).collect();
-                return Err(
-                    Error::user(format!("no package `{name}` in this workspace"))
-                        .with_hint(format!("the members are: {}", or_none(members.join(", ")))),
-                );
-            }
-            all.iter()
-                .filter(|(p, _)| &p.name == name)
-                .cloned()
-                .collect()
-        }
-        None => all.clone(),
-    };
-    match candidates.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(Error::user(match &layer.package {
-            Some(p) => format!("package `{p}` has no binary to put into an image"),
-            None => "this workspace has no binary to put into an image".to_owned(),
-        })
-        .with_hint("add a `[[bin]]` target (or `src/main.rs`) to a workspace member")),
-        many => Err(Error::user(format!(
-            "this workspace has {} binaries; choose one: {}",
-            many.len(),
-            listed(many)
-        ))
-        .with_hint("pass `--bin NAME`, or set `bin = \"NAME\"` in [workspace.metadata.gantry]")),
-    }
-}
-
-fn or_none(s: String) -> String {
-    if s.is_empty() { "(none)".to_owned() } else { s }
-}
-
-/// OCI labels from the package's Cargo metadata; settings' `labels` add to or override them.
-fn labels(pkg: &LocalPackage, layer: &Layer) -> BTreeMap<String, String> {
-    let mut l = BTreeMap::new();
-    let oci = |k: &str| format!("org.opencontainers.image.{k}");
-    l.insert(oci("title"), pkg.name.clone());
-    l.insert(oci("version"), pkg.version.clone());
-    let optional = [
-        ("description", &pkg.description),
-        ("source", &pkg.repository),
-        ("licenses", &pkg.license),
-        ("url", &pkg.homepage),
-    ];
-    for (k, v) in optional {
-        if let Some(v) = v {
-            l.insert(oci(k), v.split_whitespace().collect::<Vec<_>>().join(" "));
-        }
-    }
-    l.extend(layer.labels.clone().unwrap_or_default());
-    l
 }

@@ -3,74 +3,11 @@
 
 use crate::error::{Error, Result};
 use crate::project::ProjectFile;
-use crate::settings::Layer;
+use crate::resolve::DockerSettings;
+use crate::settings::Runtime;
 
 use super::native::{self, NativeDep};
 use super::toolchain::Suite;
-
-/// How dependencies are cached between builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// prepare → recipe, cook into an image layer, then the real build.
-    Chef,
-    /// `cargo vendor`ed sources in the context, source replacement, offline build.
-    Vendor,
-    /// BuildKit cache mounts for the registry, git db and target dir.
-    Mounts,
-}
-
-impl Strategy {
-    pub fn parse(s: Option<&str>) -> Result<Strategy> {
-        match s.unwrap_or("chef") {
-            "chef" => Ok(Strategy::Chef),
-            "vendor" => Ok(Strategy::Vendor),
-            "mounts" => Ok(Strategy::Mounts),
-            other => Err(Error::user(format!("unknown strategy `{other}`"))
-                .with_hint("choose one of `chef` (default), `vendor`, `mounts`")),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Chef => "chef",
-            Strategy::Vendor => "vendor",
-            Strategy::Mounts => "mounts",
-        }
-    }
-}
-
-/// The image the binary runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    Distroless,
-    Static,
-    Scratch,
-    Alpine,
-    Debian,
-}
-
-impl Runtime {
-    pub fn parse(s: Option<&str>) -> Result<Runtime> {
-        match s.unwrap_or("distroless") {
-            "distroless" => Ok(Runtime::Distroless),
-            "static" => Ok(Runtime::Static),
-            "scratch" => Ok(Runtime::Scratch),
-            "alpine" => Ok(Runtime::Alpine),
-            "debian" => Ok(Runtime::Debian),
-            other => Err(Error::user(format!("unknown runtime `{other}`")).with_hint(
-                "choose one of `distroless` (default), `static`, `scratch`, `alpine`, `debian`",
-            )),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Distroless => "distroless",
-            Runtime::Static => "static",
-            Runtime::Scratch => "scratch",
-            Runtime::Alpine => "alpine",
-            Runtime::Debian => "debian",
-        }
-    }
-}
 
 /// A registry that stands in for crates.io.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +61,7 @@ impl Mirror {
 pub fn packages(
     asked: Runtime,
     rows: &[&'static NativeDep],
-    layer: &Layer,
+    settings: &DockerSettings,
     suite: Suite,
     musl: bool,
 ) -> (Runtime, Option<String>, Vec<String>, Vec<String>) {
@@ -151,8 +88,8 @@ pub fn packages(
     } else if musl {
         build.push("musl-tools".to_owned());
     }
-    build.extend(layer.native_packages.clone().unwrap_or_default());
-    run.extend(layer.runtime_packages.clone().unwrap_or_default());
+    build.extend(settings.native_packages.iter().cloned());
+    run.extend(settings.runtime_packages.iter().cloned());
     for list in [&mut build, &mut run] {
         list.sort();
         list.dedup();
@@ -189,6 +126,85 @@ pub fn packages(
         run.sort();
     }
     (runtime, switch, build, run)
+}
+
+/// The linker tools a project's cargo config asks for, which the builder image lacks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkerNeeds {
+    pub packages: Vec<String>,
+    pub why: Option<String>,
+}
+
+/// Read `linker = …` and `-fuse-ld=…` / `-C link-arg=-fuse-ld=…` in every `[target.*]` and
+/// `[build]` table: a config that links with clang and lld fails at link time in a builder
+/// that only has gcc.
+pub fn linker_packages(configs: &[ProjectFile]) -> LinkerNeeds {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for config in configs {
+        let Ok(table) = config.contents.parse::<toml::Table>() else {
+            continue;
+        };
+        let mut tables: Vec<&toml::Table> = table
+            .get("build")
+            .and_then(|b| b.as_table())
+            .into_iter()
+            .collect();
+        if let Some(targets) = table.get("target").and_then(|t| t.as_table()) {
+            tables.extend(targets.values().filter_map(|v| v.as_table()));
+        }
+        for t in tables {
+            if let Some(linker) = t.get("linker").and_then(|l| l.as_str()) {
+                let name = linker.rsplit('/').next().unwrap_or(linker);
+                if let Some(pkg) = tool_package(name) {
+                    found.push((pkg, format!("`linker = \"{linker}\"` in `{}`", config.rel)));
+                }
+            }
+            let flags: Vec<String> = match t.get("rustflags") {
+                Some(toml::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for flag in &flags {
+                if let Some(ld) = flag.split("-fuse-ld=").nth(1) {
+                    let ld = ld.rsplit('/').next().unwrap_or(ld);
+                    if let Some(pkg) = tool_package(ld) {
+                        found.push((pkg, format!("`-fuse-ld={ld}` in `{}`", config.rel)));
+                    }
+                }
+            }
+        }
+    }
+    let mut packages: Vec<String> = found.iter().map(|(p, _)| p.clone()).collect();
+    packages.sort();
+    packages.dedup();
+    let mut reasons: Vec<String> = found.into_iter().map(|(_, why)| why).collect();
+    reasons.dedup();
+    LinkerNeeds {
+        why: (!packages.is_empty()).then(|| reasons.join(", ")),
+        packages,
+    }
+}
+
+/// The Debian/Alpine package of a linker or linker driver (same names on both).
+fn tool_package(name: &str) -> Option<String> {
+    let name = name.trim();
+    match name {
+        "clang" | "clang++" => Some("clang".to_owned()),
+        "lld" | "ld.lld" | "ld64.lld" | "rust-lld" => {
+            (name != "rust-lld").then(|| "lld".to_owned())
+        }
+        "mold" | "ld.mold" => Some("mold".to_owned()),
+        n if n.starts_with("clang-") && n[6..].chars().all(|c| c.is_ascii_digit()) => {
+            Some(n.to_owned())
+        }
+        n if n.starts_with("lld-") && n[4..].chars().all(|c| c.is_ascii_digit()) => {
+            Some(n.to_owned())
+        }
+        _ => None,
+    }
 }
 
 /// Whether one of the project's cargo configs already replaces crates.io.
@@ -229,7 +245,7 @@ mod tests {
         let (rt, why, build, run) = packages(
             Runtime::Distroless,
             &[pq],
-            &Layer::default(),
+            &DockerSettings::default(),
             Suite::Trixie,
             false,
         );
@@ -237,5 +253,27 @@ mod tests {
         assert!(why.unwrap().contains("`libpq5`"));
         assert!(build.contains(&"libpq-dev".to_owned()));
         assert_eq!(run, ["ca-certificates", "libpq5"]);
+    }
+
+    #[test]
+    fn clang_and_lld_from_a_cargo_config_are_installed() {
+        let config = ProjectFile {
+            rel: ".cargo/config.toml".into(),
+            contents: "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n\
+                       rustflags = [\"-C\", \"link-arg=-fuse-ld=lld\"]\n"
+                .into(),
+        };
+        let needs = linker_packages(&[config]);
+        assert_eq!(needs.packages, ["clang", "lld"]);
+        let why = needs.why.unwrap();
+        assert!(
+            why.contains("`linker = \"clang\"`") && why.contains("-fuse-ld=lld"),
+            "{why}"
+        );
+        let plain = ProjectFile {
+            rel: ".cargo/config.toml".into(),
+            contents: "[build]\nrustflags = \"-C target-cpu=native\"\n".into(),
+        };
+        assert_eq!(linker_packages(&[plain]), LinkerNeeds::default());
     }
 }

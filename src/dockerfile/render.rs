@@ -1,7 +1,8 @@
 //! DockerPlan → Dockerfile and .dockerignore text. Every stage says what it does and why.
 
 use super::text::Text;
-use super::{DockerPlan, Strategy, marker, runtime, strategy};
+use super::{Choice, DockerPlan, Strategy, TRIPLE_FILE, marker, runtime, strategy};
+use crate::platforms;
 
 /// The generated files, each already carrying gantry's marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +161,13 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         let why: Vec<String> = plan.native.iter().map(|n| format!("{}.", n.why)).collect();
         t.comment(&format!("Native crates in Cargo.lock: {}", why.join(" ")));
     }
+    if let Some(why) = &plan.linker_why {
+        t.comment(&format!(
+            "The project's cargo config links with tools the builder image lacks: {why}."
+        ));
+    }
     if !plan.builder_packages.is_empty() {
-        t.comment("Build-time packages (Cargo.lock's native crates and `native-packages`).");
+        t.comment("Build-time packages (Cargo.lock's native crates, the cargo config's linker and `native-packages`).");
         let pkgs = plan.builder_packages.join(" ");
         if plan.musl && plan.runtime == super::Runtime::Alpine {
             t.run(&[], &[format!("apk add --no-cache {pkgs}")]);
@@ -177,6 +183,16 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         }
     }
     mirror(t, plan);
+    if plan.target_from_platform {
+        platform_target(t, plan);
+    }
+    if plan.sqlx_offline {
+        t.comment(
+            "sqlx checks its queries at compile time against `.sqlx/` (from `cargo sqlx prepare`), \
+             not against a live database, which the build cannot reach.",
+        );
+        t.line("ENV SQLX_OFFLINE=true");
+    }
     if let Some(flags) = &plan.rustflags {
         t.comment(
             "Static glibc binary for a runtime without libc. The explicit `--target` keeps build \
@@ -202,6 +218,39 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         t.line("COPY --from=gantry /usr/local/bin/cargo-gantry /usr/local/bin/");
     }
     t.line(&format!("WORKDIR {}", workdir(plan)));
+}
+
+/// The Rust target of the platform being built, from BuildKit's TARGETARCH/TARGETVARIANT, set
+/// as cargo's `build.target` so cook and build agree without naming this machine's triple.
+fn platform_target(t: &mut Text, plan: &DockerPlan) {
+    let musl = plan.musl;
+    let mut arms: Vec<String> = platforms::TABLE
+        .iter()
+        .map(|r| {
+            let triple = if musl { r.musl } else { r.gnu };
+            format!("{}{}) t={triple} ;;", r.docker_arch(), r.docker_variant())
+        })
+        .collect();
+    arms.push(
+        "*) echo \"no Rust target for platform $TARGETARCH$TARGETVARIANT\" >&2; exit 1 ;;"
+            .to_owned(),
+    );
+    t.comment(
+        "The Rust target of the platform being built (BuildKit sets TARGETARCH), written to \
+         cargo's config so that cook and build both use it.",
+    );
+    t.line("ARG TARGETARCH");
+    t.line("ARG TARGETVARIANT");
+    t.run(
+        &[],
+        &[
+            format!("case \"$TARGETARCH$TARGETVARIANT\" in {} esac", arms.join(" ")),
+            format!("mkdir -p {}", super::render::GANTRY),
+            format!("echo \"$t\" > {TRIPLE_FILE}"),
+            "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
+            "printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> /usr/local/cargo/config.toml".to_owned(),
+        ],
+    );
 }
 
 fn mirror(t: &mut Text, plan: &DockerPlan) {

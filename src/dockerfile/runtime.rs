@@ -104,6 +104,16 @@ pub fn stage(t: &mut Text, plan: &DockerPlan) {
     if let Some(w) = &plan.workdir {
         t.line(&format!("WORKDIR {w}"));
     }
+    if !plan.extra_files.is_empty() {
+        t.comment("Files the program reads at run time (setting `extra-files`), from the context.");
+    }
+    for f in &plan.extra_files {
+        let host = crate::project::join_rel(
+            &plan.root_in_context,
+            &crate::project::join_rel(&plan.package_dir, &f.host),
+        );
+        t.line(&format!("COPY {host} {}", f.image));
+    }
     let target = format!("/usr/local/bin/{}", plan.bin);
     t.line(&format!("COPY --from=builder {} {target}", out_bin(plan)));
     t.line(&format!("USER {}", plan.user));
@@ -175,9 +185,12 @@ pub fn dockerignore(plan: &DockerPlan) -> String {
     }
     if !plan.extra_files.is_empty() {
         t.blank()
-            .comment("extra files the build reads (setting `extra-files`).");
+            .comment("files the image ships (setting `extra-files`).");
         for f in &plan.extra_files {
-            t.line(&format!("!{}", prefixed(f)));
+            t.line(&format!(
+                "!{}",
+                prefixed(&crate::project::join_rel(&plan.package_dir, &f.host))
+            ));
         }
     }
     t.finish()

@@ -1,9 +1,8 @@
 //! The build stages of each strategy: how dependencies are cached between builds.
 
-use super::DockerPlan;
-use super::Strategy;
 use super::render::{GANTRY, SRC, out_bin, workdir};
 use super::text::{Text, sh};
+use super::{Choice, DockerPlan, Strategy};
 
 /// The mounts and shell prefix that give cargo the registry token, when there is a mirror.
 fn token(plan: &DockerPlan) -> (Vec<String>, String) {

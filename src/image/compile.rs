@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::plan::Plan;
 use crate::process;
 use crate::project::Project;
+use crate::resolve::Target;
 use crate::settings::env;
 
 /// Where in the binary the project's paths appear instead of the host's.
@@ -22,7 +22,7 @@ pub struct Built {
     pub command: String,
 }
 
-pub fn compile(project: &Project, plan: &Plan) -> Result<Built> {
+pub fn compile(project: &Project, plan: &Target) -> Result<Built> {
     let mut cargo = plan.cargo.clone();
     if cargo.target_dir.is_none() {
         cargo.target_dir = Some(project.target_directory.join("gantry"));

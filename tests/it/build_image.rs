@@ -168,7 +168,8 @@ fn workspace_member_is_chosen_by_bin_and_several_bins_need_a_choice() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("there are 2 binaries: `alpha`, `beta`") && err.contains("--bin"),
+        err.contains("this workspace has 2 binaries: `alpha` (package `alpha`), `beta`")
+            && err.contains("--bin"),
         "{err}"
     );
     build_and_load(&docker, &fx, "ws", None, &["--bin", "beta"]);

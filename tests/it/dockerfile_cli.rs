@@ -103,18 +103,15 @@ fn several_binaries_without_a_choice_is_an_error_listing_them() {
     let out = dockerfile(&fx, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("this workspace has 3 binaries; choose one"),
-        "{err}"
-    );
+    assert!(err.contains("this workspace has 3 binaries: "), "{err}");
     for bin in [
-        "`--bin alpha` (package `alpha`)",
-        "`--bin beta`",
-        "`--bin extra`",
+        "`alpha` (package `alpha`)",
+        "`beta` (package `beta`)",
+        "`extra` (package `beta`)",
     ] {
         assert!(err.contains(bin), "{bin} missing: {err}");
     }
-    assert!(err.contains("hint: pass `--bin NAME`"), "{err}");
+    assert!(err.contains("hint: pass --bin NAME"), "{err}");
 
     let out = dockerfile(&fx, &["-p", "beta"]);
     assert_eq!(out.status.code(), Some(1));
@@ -163,10 +160,91 @@ fn unknown_strategy_is_a_user_error_with_the_choices() {
     let out = dockerfile(&fx, &["--strategy", "magic"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("error: unknown strategy `magic`"), "{err}");
+    assert!(err.contains("invalid value 'magic'"), "{err}");
+    assert!(err.contains("chef, vendor, mounts"), "{err}");
+    // The same choices, by the same rule, from the environment and from metadata.
+    let out = gantry_cmd(&fx.path("app"))
+        .args(["dockerfile", "-o", "-"])
+        .env("GANTRY_STRATEGY", "magic")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
     assert!(
-        err.contains("`chef` (default), `vendor`, `mounts`"),
+        err.contains("`GANTRY_STRATEGY` names an unknown strategy `magic`"),
         "{err}"
     );
+    assert!(
+        err.contains("hint: choose one of `chef`, `vendor`, `mounts`"),
+        "{err}"
+    );
+    let manifest = fx.read("app/Cargo.toml");
+    fx.file(
+        "app/Cargo.toml",
+        &format!("{manifest}\n[package.metadata.gantry]\nruntime = \"alpin\"\n"),
+    );
+    let err = stderr(&dockerfile(&fx, &[]));
+    assert!(err.contains("unknown variant `alpin`"), "{err}");
+    assert!(err.contains("`alpine`"), "{err}");
     assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn default_members_choose_the_binary_as_they_do_for_build() {
+    let fx = Fixture::new();
+    fx.file(
+        "ws/Cargo.toml",
+        "[workspace]\nmembers = [\"api\", \"tool\"]\ndefault-members = [\"api\"]\nresolver = \"2\"\n",
+    )
+    .bin_package("ws/api", "api", "", "api")
+    .bin_package("ws/tool", "tool", "", "tool");
+    let out = gantry(&fx.path("ws"), &["dockerfile", "-o", "-"]);
+    let text = stdout(&ok(out, "dockerfile in a workspace with default-members"));
+    assert!(
+        text.contains("cargo build --release -p api --bin api"),
+        "{text}"
+    );
+}
+
+#[test]
+fn labels_are_the_same_for_the_dockerfile_and_the_image() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         authors = [\"A <a@example.com>\"]\ndescription = \"two\\n  lines\"\n",
+    )
+    .file("app/src/main.rs", "fn main() {}\n");
+    let text = stdout(&ok(
+        gantry(&fx.path("app"), &["dockerfile", "-o", "-"]),
+        "dockerfile",
+    ));
+    assert!(
+        text.contains("LABEL org.opencontainers.image.authors=\"A <a@example.com>\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("LABEL org.opencontainers.image.description=\"two lines\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn vendor_strategy_vendors_when_vendor_is_missing_and_keeps_an_existing_one() {
+    let fx = Fixture::new();
+    app(&fx);
+    ok(
+        gantry(&fx.path("app"), &["dockerfile", "--strategy", "vendor"]),
+        "dockerfile --strategy vendor",
+    );
+    assert!(fx.path("app/vendor").is_dir(), "cargo vendor did not run");
+    fx.file("app/vendor/mine.txt", "keep me\n");
+    ok(
+        gantry(
+            &fx.path("app"),
+            &["dockerfile", "--strategy", "vendor", "--force"],
+        ),
+        "again",
+    );
+    assert_eq!(fx.read("app/vendor/mine.txt"), "keep me\n");
 }

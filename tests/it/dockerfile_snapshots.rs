@@ -153,3 +153,93 @@ fn pinned_toolchain_and_git_mirror_from_metadata() {
     .file("app/Cargo.lock", &lockfile(&["app"], &[]));
     insta::assert_snapshot!(dockerfile(&fx, "app", &[]));
 }
+
+/// The shape of the canonical chef-based service: sqlx with offline query data, a cargo config
+/// that links with clang + lld, and a `configuration/` directory it reads at run time.
+fn sqlx_service(fx: &Fixture, metadata: &str) {
+    fx.file(
+        "svc/Cargo.toml",
+        &format!(
+            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\nsqlx = \"0.8\"\n{metadata}"
+        ),
+    )
+    .file("svc/src/main.rs", "fn main() {}\n")
+    .file(
+        "svc/.cargo/config.toml",
+        "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n\
+         rustflags = [\"-C\", \"link-arg=-fuse-ld=lld\"]\n",
+    )
+    .file("svc/.sqlx/query-0123.json", "{}\n")
+    .file("svc/configuration/base.yaml", "port: 8000\n")
+    .file(
+        "svc/Cargo.lock",
+        &lockfile(
+            &["svc"],
+            &[("sqlx", &["sqlx-macros"]), ("sqlx-macros", &[])],
+        ),
+    );
+}
+
+#[test]
+fn sqlx_offline_clang_lld_and_configuration_files() {
+    let fx = Fixture::new();
+    sqlx_service(
+        &fx,
+        "\n[package.metadata.gantry]\nextra-files = [\"configuration:/app/configuration\"]\n\
+         workdir = \"/app\"\n",
+    );
+    let out = gantry(&fx.path("svc"), &["dockerfile", "-o", "-"]);
+    let text = stdout(&ok(out, "dockerfile"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn runtime_directories_not_shipped_get_a_hint() {
+    let fx = Fixture::new();
+    sqlx_service(&fx, "");
+    let out = ok(
+        gantry(&fx.path("svc"), &["dockerfile", "-o", "-"]),
+        "dockerfile",
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("package `svc` has `configuration/` beside its sources"),
+        "{err}"
+    );
+    assert!(
+        err.contains("extra-files = [\"configuration:/app/configuration\"]"),
+        "{err}"
+    );
+    // Shipping it silences the note.
+    let fx = Fixture::new();
+    sqlx_service(
+        &fx,
+        "\n[package.metadata.gantry]\nextra-files = [\"configuration:/app/configuration\"]\n",
+    );
+    let out = ok(
+        gantry(&fx.path("svc"), &["dockerfile", "-o", "-"]),
+        "dockerfile",
+    );
+    assert!(
+        !stderr(&out).contains("beside its sources"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_extra_file_is_refused_naming_it() {
+    let fx = Fixture::new();
+    sqlx_service(
+        &fx,
+        "\n[package.metadata.gantry]\nextra-files = [\"settings\"]\n",
+    );
+    let out = gantry(&fx.path("svc"), &["dockerfile", "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("extra file `settings` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}

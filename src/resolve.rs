@@ -1,0 +1,422 @@
+//! Resolve: Project + settings → one [`Target`]: the package, the binary, the cargo flags, the
+//! platform, the image settings and labels. Every command that builds something takes this one
+//! value, so `build` and `dockerfile` cannot disagree on which binary, which flags or which
+//! labels. Pure: no I/O, every rule is unit-tested.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::image::BaseSpec;
+use crate::platforms::{self, Row};
+use crate::project::{LocalPackage, Project};
+use crate::settings::{CargoBuild, ImageSettings, Layer, Runtime, Strategy};
+
+/// What the user asked for before the package is known.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Command-line flags over `GANTRY_*` variables.
+    pub layer: Layer,
+    /// The cargo flags exactly as typed.
+    pub cargo: CargoBuild,
+    /// Whether the command line chose the profile (else settings may).
+    pub profile_given: bool,
+}
+
+/// A file of the project copied into the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    /// Relative to the package directory, as written in the setting.
+    pub host: String,
+    /// Absolute path in the image.
+    pub image: String,
+}
+
+/// The settings only `cargo gantry dockerfile` reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerSettings {
+    pub strategy: Strategy,
+    pub runtime: Runtime,
+    pub builder: Option<String>,
+    pub registry_mirror: Option<String>,
+    pub native_packages: Vec<String>,
+    pub runtime_packages: Vec<String>,
+    pub allocator_feature: Option<String>,
+}
+
+/// Everything decided about one binary and its image.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub package: String,
+    /// The package directory relative to the workspace root.
+    pub package_dir: String,
+    pub version: String,
+    pub bin: String,
+    /// The cargo flags of the build: always `-p PACKAGE --bin BIN`, so that cargo unifies
+    /// features over the same packages in `cook`, in the Dockerfile and on the host.
+    pub cargo: CargoBuild,
+    /// The platform the binary runs on (the host's unless `--target` names another).
+    pub platform: &'static Row,
+    pub base: BaseSpec,
+    pub image: ImageSettings,
+    pub extra_files: Vec<ExtraFile>,
+    /// OCI labels from the package metadata, then the user's labels (which win).
+    pub labels: BTreeMap<String, String>,
+    /// The git commit of the checkout, for the `revision` label of images built here.
+    pub revision: Option<String>,
+    /// `NAME:TAG` for outputs that carry a name.
+    pub tag: String,
+    pub docker: DockerSettings,
+}
+
+pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
+    // The binary may be named on the command line, in the environment or in workspace metadata.
+    let ws_layer = req.layer.clone().or(project.settings.clone());
+    let (pkg, bin) = select(project, &req.cargo, &ws_layer)?;
+    let layer = req
+        .layer
+        .clone()
+        .or(pkg.settings.clone())
+        .or(project.settings.clone());
+    let mut cargo = req.cargo.clone().with_layer(
+        &Layer {
+            // Chosen above, from every layer at once.
+            bin: None,
+            package: None,
+            ..layer.clone()
+        },
+        req.profile_given,
+    );
+    cargo.bins = vec![bin.clone()];
+    cargo.packages = vec![pkg.name.clone()];
+    let platform = platforms::of_target(cargo.target.as_deref())?;
+    let image = ImageSettings::from_layer(&layer);
+    let base = BaseSpec::parse(&image.base)?;
+    let extra_files = image
+        .extra_files
+        .iter()
+        .map(|spec| extra_file(spec, &bin))
+        .collect::<Result<Vec<_>>>()?;
+    let mut labels = metadata_labels(pkg);
+    labels.extend(image.labels.clone());
+    let tag = image
+        .tag
+        .clone()
+        .unwrap_or_else(|| format!("{bin}:{}", pkg.version));
+    Ok(Target {
+        package: pkg.name.clone(),
+        package_dir: pkg.dir.clone(),
+        version: pkg.version.clone(),
+        bin,
+        cargo,
+        platform,
+        base,
+        image,
+        extra_files,
+        labels,
+        revision: project.revision.clone(),
+        tag,
+        docker: DockerSettings {
+            strategy: layer.strategy.unwrap_or_default(),
+            runtime: layer.runtime.unwrap_or_default(),
+            builder: layer.builder.clone(),
+            registry_mirror: layer.registry_mirror.clone(),
+            native_packages: layer.native_packages.clone().unwrap_or_default(),
+            runtime_packages: layer.runtime_packages.clone().unwrap_or_default(),
+            allocator_feature: layer.allocator_feature.clone(),
+        },
+    })
+}
+
+impl Target {
+    /// The labels of an image built from this checkout: the git revision unless a label sets it.
+    pub fn image_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.labels.clone();
+        if let Some(rev) = &self.revision {
+            labels
+                .entry("org.opencontainers.image.revision".into())
+                .or_insert_with(|| rev.clone());
+        }
+        labels
+    }
+}
+
+/// `HOST[:/PATH/IN/IMAGE]`, HOST relative to the package; the image path defaults to
+/// `/usr/share/<bin>/HOST`.
+fn extra_file(spec: &str, bin: &str) -> Result<ExtraFile> {
+    let (host, image) = match spec.split_once(':') {
+        Some((h, i)) => (h, i.to_owned()),
+        None => (
+            spec,
+            format!(
+                "/usr/share/{bin}/{}",
+                spec.trim_start_matches("./").trim_end_matches('/')
+            ),
+        ),
+    };
+    let host = host.trim_end_matches('/');
+    let escapes = host.starts_with('/') || host.split('/').any(|c| c == "..");
+    if host.is_empty() || escapes || !image.starts_with('/') || image.contains("/../") {
+        return Err(Error::user(format!("extra file `{spec}` is not usable")).with_hint(
+            "write HOST[:/ABSOLUTE/PATH/IN/IMAGE] with HOST a path inside the package directory",
+        ));
+    }
+    Ok(ExtraFile {
+        host: host.to_owned(),
+        image,
+    })
+}
+
+/// The one binary to put in the image: named by `--bin`, by `-p` (its only binary), by
+/// settings, or the only binary of the default members (all members without
+/// `default-members`), as `cargo build` would pick them.
+pub fn select<'p>(
+    project: &'p Project,
+    cargo: &CargoBuild,
+    layer: &Layer,
+) -> Result<(&'p LocalPackage, String)> {
+    let bins: Vec<String> = match (&cargo.bins[..], &cargo.packages[..]) {
+        ([], []) => layer.bin.iter().cloned().collect(),
+        (bins, _) => bins.to_vec(),
+    };
+    let all: Vec<(&LocalPackage, String)> = project
+        .members()
+        .flat_map(|p| p.bins().map(move |t| (p, t.name.clone())))
+        .collect();
+    if bins.len() > 1 {
+        return Err(Error::user(format!(
+            "an image holds one binary, but {} were named",
+            bins.len()
+        ))
+        .with_hint("pass one --bin NAME"));
+    }
+    if let Some(bin) = bins.first() {
+        return all.iter().find(|(_, b)| b == bin).cloned().ok_or_else(|| {
+            Error::user(format!("no binary `{bin}` in this workspace"))
+                .with_hint(format!("the binaries are: {}", listed(&all)))
+        });
+    }
+    let packages: Vec<String> = match &cargo.packages[..] {
+        [] => layer.package.iter().cloned().collect(),
+        p => p.to_vec(),
+    };
+    let candidates: Vec<(&LocalPackage, String)> = if let Some(name) = packages.first() {
+        if !project.members().any(|p| &p.name == name) {
+            let members: Vec<String> = project.members().map(|p| format!("`{}`", p.name)).collect();
+            return Err(
+                Error::user(format!("no package `{name}` in this workspace"))
+                    .with_hint(format!("the members are: {}", or_none(members.join(", ")))),
+            );
+        }
+        all.iter()
+            .filter(|(p, _)| &p.name == name)
+            .cloned()
+            .collect()
+    } else if let Some(defaults) = &project.default_members {
+        all.iter()
+            .filter(|(p, _)| defaults.contains(&p.dir))
+            .cloned()
+            .collect()
+    } else {
+        all.clone()
+    };
+    match &candidates[..] {
+        [one] => Ok(one.clone()),
+        [] => Err(Error::user(match packages.first() {
+            Some(p) => format!("package `{p}` has no binary to put into an image"),
+            None => "this workspace has no binary to put into an image".to_owned(),
+        })
+        .with_hint("add a `[[bin]]` target (or `src/main.rs`), or pick the package with -p")),
+        many => Err(Error::user(format!(
+            "this workspace has {} binaries: {}",
+            many.len(),
+            listed(many)
+        ))
+        .with_hint("pass --bin NAME, or set `bin = \"NAME\"` in [workspace.metadata.gantry]")),
+    }
+}
+
+fn listed(items: &[(&LocalPackage, String)]) -> String {
+    or_none(
+        items
+            .iter()
+            .map(|(p, b)| format!("`{b}` (package `{}`)", p.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+fn or_none(s: String) -> String {
+    if s.is_empty() { "(none)".to_owned() } else { s }
+}
+
+/// The standard OCI labels that Cargo metadata can fill.
+pub fn metadata_labels(pkg: &LocalPackage) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut put = |k: &str, v: Option<&String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            // One line: a label is shown in one line by every tool.
+            let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+            labels.insert(format!("org.opencontainers.image.{k}"), v);
+        }
+    };
+    put("title", Some(&pkg.name));
+    put("description", pkg.description.as_ref());
+    put("version", Some(&pkg.version));
+    put("source", pkg.repository.as_ref());
+    put("url", pkg.homepage.as_ref());
+    put("licenses", pkg.license.as_ref());
+    put("authors", Some(&pkg.authors.join(", ")));
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::{Kind, Target as CargoTarget};
+    use crate::settings::Profile;
+
+    fn package(name: &str, dir: &str, bins: &[&str]) -> LocalPackage {
+        LocalPackage {
+            name: name.into(),
+            version: "1.0.0".into(),
+            dir: dir.into(),
+            manifest_text: String::new(),
+            member: true,
+            targets: bins
+                .iter()
+                .map(|b| CargoTarget {
+                    name: (*b).into(),
+                    kind: Kind::Bin,
+                    src_path: format!("src/bin/{b}.rs"),
+                    required_features: Vec::new(),
+                    test: true,
+                })
+                .collect(),
+            local_deps: Default::default(),
+            settings: Layer::default(),
+            description: Some("An  api\n server".into()),
+            license: None,
+            repository: None,
+            homepage: None,
+            authors: Vec::new(),
+            rust_version: None,
+            edition: "2021".into(),
+        }
+    }
+
+    fn project(packages: Vec<LocalPackage>, default_members: Option<Vec<&str>>) -> Project {
+        Project {
+            root: "/ws".into(),
+            root_manifest: String::new(),
+            packages,
+            default_members: default_members.map(|d| d.iter().map(|s| s.to_string()).collect()),
+            lockfile: None,
+            toolchain: None,
+            cargo_configs: Vec::new(),
+            patch_dirs: Default::default(),
+            settings: Layer::default(),
+            target_directory: "/ws/target".into(),
+            revision: Some("abc123".into()),
+        }
+    }
+
+    fn request(layer: Layer, cargo: CargoBuild) -> Request {
+        Request {
+            layer,
+            cargo,
+            profile_given: false,
+        }
+    }
+
+    #[test]
+    fn default_members_decide_the_binary_for_every_command() {
+        let p = project(
+            vec![
+                package("api", "api", &["api"]),
+                package("tool", "tool", &["tool"]),
+            ],
+            Some(vec!["api"]),
+        );
+        let t = resolve(&p, &request(Layer::default(), CargoBuild::default())).unwrap();
+        assert_eq!((t.package.as_str(), t.bin.as_str()), ("api", "api"));
+        // -p and --bin are both always rendered: cook, the Dockerfile and the host build select
+        // the same packages, so cargo unifies features the same way.
+        assert_eq!(t.cargo.args(), ["-p", "api", "--bin", "api"]);
+    }
+
+    #[test]
+    fn several_binaries_are_listed_with_their_packages() {
+        let p = project(
+            vec![package("a", "a", &["alpha"]), package("b", "b", &["beta"])],
+            None,
+        );
+        let err = resolve(&p, &request(Layer::default(), CargoBuild::default())).unwrap_err();
+        let text = err.render();
+        assert!(
+            text.contains(
+                "this workspace has 2 binaries: `alpha` (package `a`), `beta` (package `b`)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn settings_fill_cargo_flags_and_typed_choices() {
+        let mut pkg = package("api", "api", &["api"]);
+        pkg.settings = Layer {
+            profile: Some("dist".into()),
+            runtime: Some(Runtime::Static),
+            extra_files: Some(vec!["configuration".into(), "static/:/srv/static".into()]),
+            labels: Some([("org.opencontainers.image.title".into(), "API".into())].into()),
+            ..Layer::default()
+        };
+        let p = project(vec![pkg], None);
+        let t = resolve(&p, &request(Layer::default(), CargoBuild::default())).unwrap();
+        assert_eq!(t.cargo.profile, Profile::Named("dist".into()));
+        assert_eq!(t.docker.runtime, Runtime::Static);
+        assert_eq!(t.docker.strategy, Strategy::Chef);
+        assert_eq!(
+            t.extra_files,
+            [
+                ExtraFile {
+                    host: "configuration".into(),
+                    image: "/usr/share/api/configuration".into()
+                },
+                ExtraFile {
+                    host: "static".into(),
+                    image: "/srv/static".into()
+                }
+            ]
+        );
+        assert_eq!(t.labels["org.opencontainers.image.title"], "API");
+        assert_eq!(
+            t.labels["org.opencontainers.image.description"],
+            "An api server"
+        );
+        assert_eq!(
+            t.image_labels()["org.opencontainers.image.revision"],
+            "abc123"
+        );
+        assert!(!t.labels.contains_key("org.opencontainers.image.revision"));
+    }
+
+    #[test]
+    fn the_platform_follows_the_target_triple() {
+        let p = project(vec![package("api", "api", &["api"])], None);
+        let cargo = CargoBuild {
+            target: Some("aarch64-unknown-linux-gnu".into()),
+            ..CargoBuild::default()
+        };
+        let t = resolve(&p, &request(Layer::default(), cargo)).unwrap();
+        assert_eq!(t.platform.platform, "linux/arm64");
+        let t = resolve(&p, &request(Layer::default(), CargoBuild::default())).unwrap();
+        assert_eq!(t.platform, platforms::host().unwrap());
+    }
+
+    #[test]
+    fn extra_files_may_not_leave_the_package() {
+        for bad in ["../secrets", "/etc/passwd", "a:relative/in/image", ""] {
+            assert!(extra_file(bad, "b").is_err(), "{bad}");
+        }
+    }
+}
