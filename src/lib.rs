@@ -18,6 +18,7 @@
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod dockerfile;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod image;

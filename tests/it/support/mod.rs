@@ -141,9 +141,14 @@ pub fn cargo(dir: &Path) -> Command {
     cmd
 }
 
+/// The engine every gantry under test loads into: the first `docker` on this machine's PATH
+/// may be a client too new for the daemon (see `docker.rs`). A test of the lookup itself
+/// removes `GANTRY_ENGINE` again.
+pub const ENGINE: &str = "/usr/bin/docker";
+
 pub fn gantry_cmd(dir: &Path) -> Command {
     let mut cmd = clean(Command::new(env!("CARGO_BIN_EXE_cargo-gantry")));
-    cmd.current_dir(dir);
+    cmd.current_dir(dir).env("GANTRY_ENGINE", ENGINE);
     cmd
 }
 
@@ -159,7 +164,9 @@ pub fn cargo_gantry_cmd(dir: &Path) -> Command {
     )
     .unwrap();
     let mut cmd = cargo(dir);
-    cmd.arg("gantry").env("PATH", path);
+    cmd.arg("gantry")
+        .env("PATH", path)
+        .env("GANTRY_ENGINE", ENGINE);
     cmd
 }
 
