@@ -109,6 +109,12 @@ impl Resolution {
     }
 }
 
+/// Follow `path` (absolute inside `root`) the way the loader would: symlinks, absolute ones
+/// included, stay inside `root`. `None` when it leads nowhere.
+pub(crate) fn walk_in_root(root: &Path, path: &Path) -> Result<Option<Walk>> {
+    rootfs::walk(root, path).map_err(|e| Error::io("look up", &rootfs::host_path(root, path), e))
+}
+
 /// Resolve the interpreter and libraries of `binary` (a path on the host) inside `root`.
 ///
 /// `$ORIGIN` of the binary is its directory on the host, looked up inside `root`: right for

@@ -209,6 +209,12 @@ fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
     assert_eq!(inspect["Digest"], sa["digest"]);
     assert_eq!(inspect["Labels"]["org.opencontainers.image.title"], "app");
     assert_eq!(inspect["Created"], "2023-11-14T22:13:20Z");
+    let env = inspect["Env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e == "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{env:?}"
+    );
     let bundle = a.path("bundle");
     run(Command::new(&umoci)
         .args(["unpack", "--rootless", "--image"])
@@ -216,7 +222,14 @@ fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
         .arg(&bundle));
     let rootfs = bundle.join("rootfs");
     assert!(rootfs.join("usr/local/bin/app").is_file());
-    assert!(rootfs.join("etc/ssl/certs/ca-certificates.crt").is_file());
+    // the host's bundle, wherever this distribution keeps it, at the path SSL_CERT_FILE names
+    let ssl_cert_file = std::env::var_os("SSL_CERT_FILE");
+    let host_ca =
+        cargo_gantry::image::certs::host_bundle(Path::new("/"), ssl_cert_file.as_deref()).unwrap();
+    assert_eq!(
+        std::fs::read(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
+        std::fs::read(host_ca).unwrap()
+    );
     assert!(
         std::fs::read_to_string(rootfs.join("etc/passwd"))
             .unwrap()
