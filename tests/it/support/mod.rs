@@ -170,6 +170,21 @@ pub fn cargo_gantry_cmd(dir: &Path) -> Command {
     cmd
 }
 
+/// This machine's target triple (`rustc -vV`'s `host:`), for tests that name a `--target`.
+pub fn host_target() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let out = ok(
+            clean(Command::new("rustc")).arg("-vV").output().unwrap(),
+            "rustc -vV",
+        );
+        let text = stdout(&out);
+        let host = text.lines().find_map(|l| l.strip_prefix("host: "));
+        host.unwrap_or_else(|| panic!("no host in {text}"))
+            .to_owned()
+    })
+}
+
 /// Run the real binary; returns its output (whatever the exit status).
 pub fn gantry(dir: &Path, args: &[&str]) -> Output {
     gantry_cmd(dir).args(args).output().unwrap()
