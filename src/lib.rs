@@ -19,6 +19,7 @@
 
 pub mod assets;
 pub mod dockerfile;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod image;

@@ -35,6 +35,7 @@ pub mod env {
     pub const BUILDER: &str = "GANTRY_BUILDER";
     pub const REGISTRY_USER: &str = "GANTRY_REGISTRY_USER";
     pub const REGISTRY_PASSWORD: &str = "GANTRY_REGISTRY_PASSWORD";
+    pub const ENGINE: &str = "GANTRY_ENGINE";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
     pub const E2E: &str = "GANTRY_E2E";
     /// The reproducible-builds convention for timestamps in outputs.
@@ -50,6 +51,8 @@ pub mod env {
     pub const CARGO_HOME: &str = "CARGO_HOME";
     pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
     pub const HOME: &str = "HOME";
+    pub const PATH: &str = "PATH";
+    pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
     /// All `GANTRY_*` variables that feed settings (for `--help` texts and tests).
     pub const SETTINGS: &[&str] = &[

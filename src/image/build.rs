@@ -7,14 +7,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::image::certs;
 use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
 use crate::oci::{Image, LayerBuilder, Platform};
-use crate::settings::ImageSettings;
+use crate::settings::{ImageSettings, env};
 
 /// Where the binary lives in the image.
 pub const APP_DIR: &str = "/usr/local/bin";
-const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What the image starts from.
@@ -134,7 +134,7 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
                 "runtime files"
             };
             image.push_layer(layer.finish()?, &format!("gantry: {what}"));
-            image_env(&mut image, "SSL_CERT_FILE", CA_BUNDLE);
+            image_env(&mut image, env::SSL_CERT_FILE, certs::IMAGE_BUNDLE);
             image
         }
     };
@@ -217,14 +217,9 @@ fn image_env(image: &mut Image, key: &str, value: &str) {
 /// What every program expects to find, as distroless provides it: CA certificates, users root and
 /// nonroot (65532) for a numeric USER to have a name and a home, name service order, /tmp.
 fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
-    let ca = Path::new(CA_BUNDLE);
-    if !ca.is_file() {
-        return Err(Error::user(format!(
-            "no CA certificate bundle at `{CA_BUNDLE}` on this machine"
-        ))
-        .with_hint("install the `ca-certificates` package"));
-    }
-    layer.file(CA_BUNDLE, 0o644, ca);
+    let ssl_cert_file = std::env::var_os(env::SSL_CERT_FILE);
+    let ca = certs::host_bundle(Path::new("/"), ssl_cert_file.as_deref())?;
+    layer.file(certs::IMAGE_BUNDLE, 0o644, ca);
     layer.file(
         "/etc/passwd",
         0o644,

@@ -17,6 +17,7 @@
 //! `glibc-hwcaps/` subdirectories (picked by the CPU the container runs on; the plain directory
 //! always holds the baseline build we copy), `DF_1_NODEFLIB`, and `/etc/ld.so.preload`.
 
+mod arch;
 mod conf;
 mod glibc;
 mod rootfs;
@@ -28,6 +29,12 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 pub use glibc::{check_glibc, provided_glibc_versions};
+
+/// glibc's loader paths (`PT_INTERP`) for `abi`'s machine; empty for a machine we have no row
+/// for.
+pub fn glibc_loaders(abi: &crate::image::elf::Abi) -> &'static [&'static str] {
+    arch::loaders(abi)
+}
 pub use rootfs::FsEntry;
 
 use crate::error::{Error, Result};
@@ -107,6 +114,12 @@ impl Resolution {
                 .insert(entry.path().to_path_buf(), entry.clone());
         }
     }
+}
+
+/// Follow `path` (absolute inside `root`) the way the loader would: symlinks, absolute ones
+/// included, stay inside `root`. `None` when it leads nowhere.
+pub(crate) fn walk_in_root(root: &Path, path: &Path) -> Result<Option<Walk>> {
+    rootfs::walk(root, path).map_err(|e| Error::io("look up", &rootfs::host_path(root, path), e))
 }
 
 /// Resolve the interpreter and libraries of `binary` (a path on the host) inside `root`.
@@ -190,7 +203,8 @@ pub fn resolve(root: &Path, binary: &Path) -> Result<Resolution> {
 
 fn load_interpreter(loader: &Loader, binary: &Path, interp: PathBuf) -> Result<(Library, Walk)> {
     let found = loader.walk(&interp)?.filter(|walk| !walk.is_dir);
-    let found = found.ok_or_else(|| missing_interpreter(loader.root, binary, &interp))?;
+    let found =
+        found.ok_or_else(|| missing_interpreter(loader.root, binary, &interp, &loader.abi))?;
     let elf = ElfInfo::read(&found.host)?;
     let file_name = || {
         interp

@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod build;
+pub mod certs;
 pub mod compile;
 pub mod elf;
 pub mod ldso;

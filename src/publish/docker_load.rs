@@ -1,41 +1,52 @@
-//! Publish into the local Docker daemon by streaming a docker archive into `docker load`.
+//! Publish into the local container engine (docker or podman) by streaming a docker archive
+//! into `<engine> load`.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 
 use super::{Published, Publisher};
+use crate::engine::{Engine, Flavor};
 use crate::error::{Error, Result};
 use crate::oci::{Image, archive};
 use crate::process::command_line;
 
-/// The docker CLI we run. A fixed path, not `docker` from PATH: PATH may hold a wrapper or a
-/// look-alike (podman's shim, a test stub) that behaves differently.
-pub const DOCKER: &str = "/usr/bin/docker";
-/// How many trailing lines of docker's stderr an error carries.
+/// How many trailing lines of the engine's stderr an error carries.
 const STDERR_TAIL_LINES: usize = 20;
 
-/// Loads the image into the Docker daemon, tagged `tag`.
+/// Loads the image into the local engine, tagged `tag`.
 #[derive(Clone, Debug)]
 pub struct DockerLoad {
     pub tag: String,
-    /// The docker CLI to run; `DOCKER` unless a test says otherwise.
-    pub docker: PathBuf,
+    /// The engine CLI to run; `None`: found when publishing (`GANTRY_ENGINE`, then PATH).
+    pub engine: Option<Engine>,
 }
 
 impl DockerLoad {
+    /// Load with the engine the environment names (see `crate::engine`).
     pub fn new(tag: impl Into<String>) -> DockerLoad {
         DockerLoad {
             tag: tag.into(),
-            docker: PathBuf::from(DOCKER),
+            engine: None,
+        }
+    }
+
+    pub fn with_engine(tag: impl Into<String>, engine: Engine) -> DockerLoad {
+        DockerLoad {
+            tag: tag.into(),
+            engine: Some(engine),
         }
     }
 }
 
 impl Publisher for DockerLoad {
     fn publish(&self, image: &Image) -> Result<Published> {
-        let mut cmd = Command::new(&self.docker);
+        let engine = match &self.engine {
+            Some(engine) => engine.clone(),
+            None => Engine::find()?,
+        };
+        eprintln!("     Loading `{}` with {engine}", self.tag);
+        let mut cmd = engine.command();
         cmd.arg("load")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -43,7 +54,10 @@ impl Publisher for DockerLoad {
         let mut child = cmd.spawn().map_err(|e| {
             Error::failure(format!("failed to run `{}`", command_line(&cmd)))
                 .caused_by(e)
-                .with_hint("install Docker (https://docs.docker.com/engine/install/), or publish to an OCI layout or a docker archive instead")
+                .with_hint(format!(
+                    "install {}, or publish to an OCI layout or a docker archive instead",
+                    engine.flavor.install()
+                ))
         })?;
         // Drain both pipes while we write, so docker never blocks on a full pipe.
         let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -70,7 +84,9 @@ impl Publisher for DockerLoad {
             // Our own failure (e.g. an unreadable layer) is the root cause, unless it is only the
             // pipe breaking because docker gave up first: then docker's complaint explains it.
             Err(e) if !e.causes().iter().any(|c| c.contains("Broken pipe")) => return Err(e),
-            _ if !status.success() => return Err(load_failed(&cmd, status, &stderr)),
+            _ if !status.success() => {
+                return Err(load_failed(&cmd, engine.flavor, status, &stderr));
+            }
             Err(e) => return Err(e),
             Ok(digest) => digest,
         };
@@ -89,7 +105,7 @@ impl Publisher for DockerLoad {
     }
 }
 
-fn load_failed(cmd: &Command, status: ExitStatus, stderr: &str) -> Error {
+fn load_failed(cmd: &Command, flavor: Flavor, status: ExitStatus, stderr: &str) -> Error {
     let status = match status.code() {
         Some(code) => format!("exit status {code}"),
         None => status.to_string(),
@@ -100,11 +116,12 @@ fn load_failed(cmd: &Command, status: ExitStatus, stderr: &str) -> Error {
     if !tail.is_empty() {
         e = e.caused_by(tail);
     }
-    if stderr.contains("Cannot connect to the Docker daemon")
-        || stderr.contains("Is the docker daemon running")
+    if flavor == Flavor::Docker
+        && (stderr.contains("Cannot connect to the Docker daemon")
+            || stderr.contains("Is the docker daemon running"))
     {
         e = e.with_hint("start the Docker daemon (e.g. `sudo systemctl start docker`), or publish to an OCI layout or a docker archive instead");
-    } else if stderr.contains("permission denied") {
+    } else if flavor == Flavor::Docker && stderr.contains("permission denied") {
         e = e.with_hint("add your user to the `docker` group, or publish to an OCI layout or a docker archive instead");
     }
     e
@@ -113,6 +130,7 @@ fn load_failed(cmd: &Command, status: ExitStatus, stderr: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::tests::Stubs;
     use crate::oci::testutil::image;
 
     fn stub(script: &str) -> (tempfile::TempDir, DockerLoad) {
@@ -121,13 +139,20 @@ mod tests {
         let path = dir.path().join("docker");
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        (
-            dir,
-            DockerLoad {
-                tag: "app:1".into(),
-                docker: path,
-            },
-        )
+        (dir, DockerLoad::with_engine("app:1", Engine::at(path)))
+    }
+
+    #[test]
+    fn the_engine_found_on_path_gets_load_and_the_whole_archive() {
+        let stubs = Stubs::new(&["podman"]);
+        let engine = Engine::find_with(stubs.env(None)).unwrap();
+        let img = image("a", "linux/amd64");
+        let published = DockerLoad::with_engine("app:1", engine)
+            .publish(&img)
+            .unwrap();
+        assert_eq!(stubs.args("podman").as_deref(), Some("load\n"));
+        let got = archive::read(&stubs.stdin("podman"), Some("app:1")).unwrap();
+        assert_eq!(got.digest().unwrap(), published.digest);
     }
 
     #[test]
@@ -161,10 +186,7 @@ mod tests {
 
     #[test]
     fn a_missing_docker_gives_an_install_hint() {
-        let load = DockerLoad {
-            tag: "t".into(),
-            docker: PathBuf::from("/no/such/docker"),
-        };
+        let load = DockerLoad::with_engine("t", Engine::at("/no/such/docker"));
         let err = load.publish(&image("a", "linux/amd64")).unwrap_err();
         assert_eq!(err.message(), "failed to run `/no/such/docker load`");
         assert!(err.hint().unwrap().starts_with("install Docker"));

@@ -125,11 +125,12 @@ fn crt_static_binary_gets_runtime_files_but_no_libraries() {
     let Some(docker) = docker() else { return };
     let fx = Fixture::new();
     app_with_outside_dep(&fx, "app", "static");
+    let host = host_target();
     fx.file(
         "app/.cargo/config.toml",
-        "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n",
+        &format!("[target.{host}]\nrustflags = [\"-C\", \"target-feature=+crt-static\"]\n"),
     );
-    let target = ["--target", "x86_64-unknown-linux-gnu"];
+    let target = ["--target", host];
     let summary = build_and_load(&docker, &fx, "app", Some("gantry-test-static:1"), &target);
     assert_ne!(summary["linking"], "dynamic", "{summary}");
     // The project's own [target] rustflags are in force: the path remapping must join them,
@@ -210,6 +211,12 @@ fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
     assert_eq!(inspect["Digest"], sa["digest"]);
     assert_eq!(inspect["Labels"]["org.opencontainers.image.title"], "app");
     assert_eq!(inspect["Created"], "2023-11-14T22:13:20Z");
+    let env = inspect["Env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e == "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{env:?}"
+    );
     let bundle = a.path("bundle");
     run(Command::new(&umoci)
         .args(["unpack", "--rootless", "--image"])
@@ -217,7 +224,14 @@ fn same_source_in_two_directories_gives_the_same_digest_and_a_valid_layout() {
         .arg(&bundle));
     let rootfs = bundle.join("rootfs");
     assert!(rootfs.join("usr/local/bin/app").is_file());
-    assert!(rootfs.join("etc/ssl/certs/ca-certificates.crt").is_file());
+    // the host's bundle, wherever this distribution keeps it, at the path SSL_CERT_FILE names
+    let ssl_cert_file = std::env::var_os("SSL_CERT_FILE");
+    let host_ca =
+        cargo_gantry::image::certs::host_bundle(Path::new("/"), ssl_cert_file.as_deref()).unwrap();
+    assert_eq!(
+        std::fs::read(rootfs.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
+        std::fs::read(host_ca).unwrap()
+    );
     assert!(
         std::fs::read_to_string(rootfs.join("etc/passwd"))
             .unwrap()
@@ -242,9 +256,17 @@ fn default_output_is_an_oci_layout_under_target_and_stdout_is_only_the_reference
 }
 
 /// A libc.so.6 (and the other libraries a Rust binary links) that define only old symbol
-/// versions: a base image a glibc-2.36 binary cannot run on.
+/// versions: a base image a binary built on this machine cannot run on. The loader is at the
+/// path this machine's binaries name (`PT_INTERP`), the libraries in `/usr/lib`, which glibc
+/// searches on every architecture.
 fn old_glibc_base(fx: &Fixture) -> std::path::PathBuf {
-    let lib = fx.path("oldroot/usr/lib/x86_64-linux-gnu");
+    let gantry = Path::new(env!("CARGO_BIN_EXE_cargo-gantry"));
+    let interp = cargo_gantry::image::elf::ElfInfo::read(gantry)
+        .unwrap()
+        .interpreter
+        .expect("the binary under test is dynamically linked");
+    let loader = interp.file_name().unwrap().to_str().unwrap().to_owned();
+    let lib = fx.path("oldroot/usr/lib");
     std::fs::create_dir_all(&lib).unwrap();
     fx.file("fake.c", "int fake_symbol(void) { return 0; }\n");
     let fake = |soname: &str, version: &str| {
@@ -262,32 +284,22 @@ fn old_glibc_base(fx: &Fixture) -> std::path::PathBuf {
             .arg("-o")
             .arg(lib.join(soname)));
     };
-    fake("libc.so.6", "GLIBC_2.17");
-    fake("libgcc_s.so.1", "GCC_3.0");
-    fake("libm.so.6", "GLIBC_2.17");
-    fake("ld-linux-x86-64.so.2", "GLIBC_2.17");
-    std::os::unix::fs::symlink("usr/lib", fx.path("oldroot/lib")).unwrap();
-    std::fs::create_dir_all(fx.path("oldroot/lib64")).unwrap();
-    std::os::unix::fs::symlink(
-        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        fx.path("oldroot/lib64/ld-linux-x86-64.so.2"),
-    )
-    .unwrap();
+    let names = ["libc.so.6", "libgcc_s.so.1", "libm.so.6", loader.as_str()];
+    for (name, version) in names
+        .iter()
+        .zip(["GLIBC_2.17", "GCC_3.0", "GLIBC_2.17", "GLIBC_2.17"])
+    {
+        fake(name, version);
+    }
     let mut layer = cargo_gantry::oci::LayerBuilder::new(0);
-    for name in [
-        "libc.so.6",
-        "libgcc_s.so.1",
-        "libm.so.6",
-        "ld-linux-x86-64.so.2",
-    ] {
-        let p = format!("/usr/lib/x86_64-linux-gnu/{name}");
-        layer.file(&p, 0o755, lib.join(name));
+    for name in names {
+        layer.file(&format!("/usr/lib/{name}"), 0o755, lib.join(name));
     }
     layer.symlink("/lib", "usr/lib");
-    layer.symlink(
-        "/lib64/ld-linux-x86-64.so.2",
-        "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-    );
+    // `/lib/ld-linux-aarch64.so.1` is reached through `/lib`; `/lib64/…` needs its own link
+    if interp.parent() != Some(Path::new("/lib")) {
+        layer.symlink(&interp.to_string_lossy(), &format!("/usr/lib/{loader}"));
+    }
     let mut image = cargo_gantry::oci::Image::new(&cargo_gantry::oci::Platform::linux_amd64());
     image.push_layer(layer.finish().unwrap(), "old glibc");
     let dir = fx.path("oldbase");

@@ -318,14 +318,14 @@ fn cargo_config_target_rustflags_and_target_dir_apply_to_the_cook() {
     fx.bin_package("app", "app", "itoa = \"1\"", "configured")
         .file(
             "app/.cargo/config.toml",
-            "[build]\ntarget = \"x86_64-unknown-linux-gnu\"\nrustflags = [\"--cfg\", \"gantry_test\"]\ntarget-dir = \"out\"\n",
+            &format!("[build]\ntarget = \"{}\"\nrustflags = [\"--cfg\", \"gantry_test\"]\ntarget-dir = \"out\"\n", host_target()),
         )
         .lock("app");
     let out = cook_then_build(&fx, "app", &[], &[]);
     out.assert_no_dependency_compiled();
     assert!(
         out.project
-            .join("out/x86_64-unknown-linux-gnu/debug/app")
+            .join(format!("out/{}/debug/app", host_target()))
             .exists()
     );
     assert_eq!(out.run("app"), "configured\n");

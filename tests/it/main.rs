@@ -6,6 +6,7 @@ mod build_image;
 mod dockerfile_cli;
 mod dockerfile_e2e;
 mod dockerfile_snapshots;
+mod engine;
 
 mod cook_layouts;
 mod cook_safety;

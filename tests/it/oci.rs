@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cargo_gantry::engine::Engine;
 use cargo_gantry::oci::{Image, LayerBuilder, Platform, archive, fsck, layout};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, OciLayout, Publisher};
 
@@ -172,7 +173,9 @@ fn docker_load_publisher_puts_a_runnable_image_in_the_daemon() {
         return;
     };
     let tag = "gantry-e2e-load:1";
-    let published = DockerLoad::new(tag).publish(&f.image).unwrap();
+    let published = DockerLoad::with_engine(tag, Engine::at(&docker))
+        .publish(&f.image)
+        .unwrap();
     assert_eq!(published.references, vec![format!("docker-daemon:{tag}")]);
     let output = run(Command::new(&docker).args(["run", "--rm", tag]));
     let config_id =
@@ -226,7 +229,9 @@ fn docker_save_output_is_usable_as_a_base_image() {
         return;
     };
     let tag = "gantry-e2e-save:1";
-    DockerLoad::new(tag).publish(&f.image).unwrap();
+    DockerLoad::with_engine(tag, Engine::at(&docker))
+        .publish(&f.image)
+        .unwrap();
     let saved = f.dir.join("saved.tar");
     run(Command::new(&docker)
         .args(["save", "-o"])

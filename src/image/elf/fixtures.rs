@@ -39,9 +39,55 @@ pub fn shared_lib(dir: &Path, name: &str, calls: &[&str], args: &[&str]) -> Path
     cc(dir, &file, &source, &all)
 }
 
+/// The host's loader, as every dynamic binary here names it: this test binary's `PT_INTERP`.
+pub fn host_loader() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let elf = crate::image::elf::ElfInfo::read(&exe).unwrap();
+    elf.interpreter
+        .expect("the test binary is dynamically linked")
+}
+
+/// The host's glibc version as its symbol version, e.g. `GLIBC_2.36`, from `getconf` (which
+/// asks the running libc, independently of our ELF reader).
+pub fn host_glibc() -> String {
+    let mut cmd = Command::new("getconf");
+    cmd.arg("GNU_LIBC_VERSION");
+    let out = process::output(&mut cmd).unwrap_or_else(|e| panic!("{}", e.render()));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let version = text
+        .trim()
+        .strip_prefix("glibc ")
+        .unwrap_or_else(|| panic!("{text}"));
+    format!("GLIBC_{version}")
+}
+
+/// A stand-in `dir/<soname>` that defines exactly the symbol `versions` (e.g. a `libc.so.6`
+/// of a glibc other than the host's), built for the host's machine.
+pub fn versioned_lib(dir: &Path, soname: &str, versions: &[&str]) -> PathBuf {
+    let map = dir.join(format!("{soname}.map"));
+    let nodes: String = versions
+        .iter()
+        .map(|v| format!("{v} {{ global: fake_{}; }};\n", v.replace('.', "_")))
+        .collect();
+    fs_err::write(&map, nodes).unwrap();
+    let source: String = versions
+        .iter()
+        .map(|v| format!("int fake_{}(void) {{ return 0; }}\n", v.replace('.', "_")))
+        .collect();
+    let soname_arg = format!("-Wl,-soname,{soname}");
+    let script = format!("-Wl,--version-script={}", map.display());
+    cc(
+        dir,
+        soname,
+        &source,
+        &["-shared", "-fPIC", "-nostdlib", &soname_arg, &script],
+    )
+}
+
 /// What the host's real loader loads for `binary`: `ld.so --list`, the paths it prints.
 pub fn loader_list(binary: &Path) -> BTreeSet<PathBuf> {
-    let mut cmd = Command::new("/lib64/ld-linux-x86-64.so.2");
+    let elf = crate::image::elf::ElfInfo::read(binary).unwrap();
+    let mut cmd = Command::new(elf.interpreter.unwrap_or_else(host_loader));
     cmd.arg("--list")
         .arg(binary)
         .env_remove("LD_LIBRARY_PATH")
@@ -51,7 +97,7 @@ pub fn loader_list(binary: &Path) -> BTreeSet<PathBuf> {
         .unwrap()
         .lines()
         .filter_map(|line| {
-            // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x…)" or "/lib64/ld-linux… (0x…)"
+            // "libz.so.1 => /lib/<dir>/libz.so.1 (0x…)" or "/lib64/ld-linux… (0x…)"
             let line = line.trim();
             let path = line.split(" => ").nth(1).unwrap_or(line);
             let path = path.split(" (").next()?;

@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::arch;
 use super::rootfs::{host_path, walk};
 use crate::error::{Error, Result};
-use crate::image::elf::{Abi, Class};
+use crate::image::elf::Abi;
 
 /// `include` nesting deeper than this is a loop (ldconfig would recurse until it crashes).
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -102,23 +103,14 @@ fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
-/// The directories glibc searches last, compiled into ld.so. Debian-style multiarch
-/// directories come first; distributions without them simply do not have those paths.
+/// The directories glibc searches last, compiled into ld.so (see `arch`).
 pub(crate) fn default_dirs(abi: &Abi) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(triplet) = abi.multiarch_triplet() {
-        dirs.push(PathBuf::from(format!("/lib/{triplet}")));
-        dirs.push(PathBuf::from(format!("/usr/lib/{triplet}")));
-    }
-    if abi.class == Class::Elf64 {
-        dirs.extend(["/lib64", "/usr/lib64"].map(PathBuf::from));
-    }
-    dirs.extend(["/lib", "/usr/lib"].map(PathBuf::from));
-    dirs
+    arch::default_dirs(abi)
 }
 
 /// What `$LIB` means to the glibc in `root`: it is fixed when glibc is built (its library
-/// directory), so we recognise the layout: Debian's multiarch dir, else lib64 or lib.
+/// directory), so we recognise the layout: Debian's multiarch dir, else the machine's own
+/// glibc directory (`lib64`), else `lib`.
 pub(crate) fn lib_token(root: &Path, abi: &Abi) -> String {
     let is_dir = |dir: &str| {
         walk(root, Path::new(dir))
@@ -126,11 +118,16 @@ pub(crate) fn lib_token(root: &Path, abi: &Abi) -> String {
             .flatten()
             .is_some_and(|w| w.is_dir)
     };
-    match abi.multiarch_triplet() {
-        Some(triplet) if is_dir(&format!("/usr/lib/{triplet}")) => format!("lib/{triplet}"),
-        _ if abi.class == Class::Elf64 && is_dir("/usr/lib64") => "lib64".into(),
-        _ => "lib".into(),
+    if let Some(triplet) = abi.multiarch_triplet()
+        && is_dir(&format!("/usr/lib/{triplet}"))
+    {
+        return format!("lib/{triplet}");
     }
+    arch::lib_dirs(abi)
+        .into_iter()
+        .find(|dir| is_dir(&format!("/usr/{dir}")))
+        .unwrap_or("lib")
+        .to_owned()
 }
 
 /// Expand `$ORIGIN`, `$LIB` and `$PLATFORM` (also as `${NAME}`) in one RPATH/RUNPATH element.
@@ -204,19 +201,71 @@ mod tests {
         assert!(!wildcard_match(b"lib?.conf", b"lib.conf"));
     }
 
+    /// Debian's configuration, as a fixture root: ld.so.conf includes its `.d` directory,
+    /// whose files are read in name order (`libc.conf` before `x86_64-linux-gnu.conf`).
     #[test]
-    fn host_configuration_lists_debian_multiarch_dirs_in_order() {
-        let dirs = conf_dirs(Path::new("/")).unwrap();
-        let multiarch = [
+    fn debian_configuration_lists_its_multiarch_dirs_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let d = root.path().join("etc/ld.so.conf.d");
+        fs_err::create_dir_all(&d).unwrap();
+        fs_err::write(
+            root.path().join("etc/ld.so.conf"),
+            "include /etc/ld.so.conf.d/*.conf\n\n",
+        )
+        .unwrap();
+        fs_err::write(d.join("libc.conf"), "# libc default\n/usr/local/lib\n").unwrap();
+        fs_err::write(
+            d.join("x86_64-linux-gnu.conf"),
+            "# Multiarch support\n/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n\
+             /usr/lib/x86_64-linux-gnu\n",
+        )
+        .unwrap();
+        fs_err::write(
+            d.join("fakeroot-x86_64-linux-gnu.conf"),
+            "/usr/lib/x86_64-linux-gnu/libfakeroot\n",
+        )
+        .unwrap();
+        let dirs = conf_dirs(root.path()).unwrap();
+        let expected = [
+            "/usr/lib/x86_64-linux-gnu/libfakeroot",
+            "/usr/local/lib",
             "/usr/local/lib/x86_64-linux-gnu",
             "/lib/x86_64-linux-gnu",
             "/usr/lib/x86_64-linux-gnu",
         ];
-        let at = |d: &str| {
-            dirs.iter()
-                .position(|x| x == Path::new(d))
-                .unwrap_or_else(|| panic!("{d} in {dirs:?}"))
+        assert_eq!(dirs, expected.map(PathBuf::from));
+    }
+
+    /// The host's own configuration, whatever the distribution: every directory ldconfig
+    /// reads from it, in ldconfig's order, is one of ours, in the same order.
+    #[test]
+    fn host_configuration_agrees_with_ldconfig() {
+        let ours = conf_dirs(Path::new("/")).unwrap();
+        let Some(ldconfig) = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+        else {
+            panic!("no ldconfig on this glibc host");
         };
-        assert!(at(multiarch[0]) < at(multiarch[1]) && at(multiarch[1]) < at(multiarch[2]));
+        // `-N -X`: only print, touch neither the cache nor the links
+        let out = std::process::Command::new(ldconfig)
+            .args(["-v", "-N", "-X"])
+            .output()
+            .unwrap();
+        let listed: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("(from /etc/ld.so.conf"))
+            .filter_map(|l| l.split(':').next())
+            .map(PathBuf::from)
+            .collect();
+        let at: Vec<usize> = listed
+            .iter()
+            .map(|d| {
+                ours.iter()
+                    .position(|o| o == d)
+                    .unwrap_or_else(|| panic!("{d:?} in {ours:?}"))
+            })
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{listed:?} vs {ours:?}");
     }
 }

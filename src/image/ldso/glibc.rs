@@ -76,6 +76,7 @@ mod tests {
     use super::*;
     use crate::error::Kind;
     use crate::image::elf::ElfInfo;
+    use crate::image::elf::fixtures::{host_glibc, versioned_lib};
 
     fn set(versions: &[&str]) -> BTreeSet<String> {
         versions.iter().map(|v| v.to_string()).collect()
@@ -119,14 +120,14 @@ mod tests {
     }
 
     #[test]
-    fn host_libc_provides_2_36_and_satisfies_ls_but_an_empty_root_has_none() {
+    fn host_libc_provides_the_hosts_release_and_satisfies_ls_but_an_empty_root_has_none() {
         let ls = ElfInfo::read(Path::new("/bin/ls")).unwrap();
         let provided = provided_glibc_versions(Path::new("/"), &ls.abi)
             .unwrap()
             .unwrap();
         let newest = GlibcVersion::max_of(provided.iter().map(String::as_str)).unwrap();
-        assert_eq!(newest.to_string(), "GLIBC_2.36");
-        assert!(!provided.contains("libc.so.6") && provided.contains("GLIBC_2.2.5"));
+        assert_eq!(newest.to_string(), host_glibc());
+        assert!(!provided.contains("libc.so.6") && provided.contains("GLIBC_PRIVATE"));
         check_glibc("ls", &ls.required_glibc_versions(), Some(&provided)).unwrap();
 
         let empty = tempfile::tempdir().unwrap();
@@ -134,5 +135,31 @@ mod tests {
             provided_glibc_versions(empty.path(), &ls.abi).unwrap(),
             None
         );
+    }
+
+    /// A machine whose glibc is not the host's: a root with a `libc.so.6` defining other
+    /// versions, older and newer than the host's. The check uses what it finds there.
+    #[test]
+    fn the_check_uses_the_glibc_found_in_the_root_not_the_hosts() {
+        let ls = ElfInfo::read(Path::new("/bin/ls")).unwrap();
+        let needs = ls.max_required_glibc().unwrap().to_string();
+        for (release, runs) in [("GLIBC_2.1", false), ("GLIBC_2.99", true)] {
+            let root = tempfile::tempdir().unwrap();
+            let lib = root.path().join("usr/lib");
+            fs_err::create_dir_all(&lib).unwrap();
+            versioned_lib(&lib, "libc.so.6", &["GLIBC_2.0", release]);
+            let provided = provided_glibc_versions(root.path(), &ls.abi)
+                .unwrap()
+                .unwrap();
+            assert_eq!(provided, set(&["GLIBC_2.0", release]));
+            let checked = check_glibc("ls", &ls.required_glibc_versions(), Some(&provided));
+            assert_eq!(checked.is_ok(), runs, "{release}");
+            if !runs {
+                assert_eq!(
+                    checked.unwrap_err().message(),
+                    format!("`ls` needs {needs} but the base provides at most {release}")
+                );
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::rootfs::{Walk, host_path, walk};
-use super::{FoundVia, Object, conf};
+use super::{FoundVia, Object, arch, conf};
 use crate::error::{Error, Kind, Result};
 use crate::image::elf::{Abi, ElfInfo};
 
@@ -26,7 +26,7 @@ pub(super) struct Searched {
 /// The search rules for one root and one machine.
 pub(super) struct Loader<'a> {
     pub(super) root: &'a Path,
-    abi: Abi,
+    pub(super) abi: Abi,
     lib_token: String,
     platform: &'static str,
     conf_dirs: Vec<PathBuf>,
@@ -154,16 +154,32 @@ fn in_root(root: &Path) -> String {
     }
 }
 
-pub(super) fn missing_interpreter(root: &Path, binary: &Path, interp: &Path) -> Error {
+pub(super) fn missing_interpreter(root: &Path, binary: &Path, interp: &Path, abi: &Abi) -> Error {
+    let is_musl = interp
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("ld-musl-"));
+    let hint = if is_musl {
+        "the binary is linked against musl: use a musl-based base image (`alpine`), or build a \
+         static binary (`-C target-feature=+crt-static`)"
+            .to_owned()
+    } else {
+        let arch = abi.oci_architecture().unwrap_or("this machine");
+        let expected = match arch::loaders(abi) {
+            [] => String::new(),
+            loaders => format!(" (glibc on {arch} installs `{}`)", loaders.join("` or `")),
+        };
+        format!(
+            "use a base image with the same C library as the build machine{expected}: `debian`, \
+             `ubuntu`, `gcr.io/distroless/cc`; or build a static binary \
+             (`-C target-feature=+crt-static`)"
+        )
+    };
     let (interp, binary) = (interp.display(), binary.display());
     Error::user(format!(
         "the interpreter `{interp}` of `{binary}` was not found{}",
         in_root(root)
     ))
-    .with_hint(
-        "use a base image with the same C library as the build machine (glibc: `debian`, `ubuntu`, \
-         `gcr.io/distroless/cc`), or build a static binary (`-C target-feature=+crt-static`)",
-    )
+    .with_hint(hint)
 }
 
 pub(super) fn missing_library(

@@ -1,5 +1,5 @@
-//! Resolution against this Debian 12 host and against fake roots, checked where possible
-//! against what the host's own ld.so loads (`ld.so --list`).
+//! Resolution against this host (whatever glibc distribution it is) and against fake roots,
+//! checked where possible against what the host's own ld.so loads (`ld.so --list`).
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::symlink;
@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use super::rootfs::{host_path, walk};
 use super::*;
 use crate::error::Kind;
-use crate::image::elf::fixtures::{HELLO, cc, loader_list, shared_lib};
+use crate::image::elf::fixtures::{HELLO, cc, host_loader, loader_list, shared_lib};
+use crate::image::elf::{Abi, ByteOrder};
 
 const ZLIB_USER: &str = "#include <zlib.h>\nint main(void) { return zlibVersion()[0] == 0; }\n";
 const SSL_USER: &str =
@@ -49,31 +50,35 @@ fn materialize(r: &Resolution) -> tempfile::TempDir {
 fn ls_resolves_to_what_the_host_loader_loads_at_real_paths() {
     let r = resolve(Path::new("/"), Path::new("/bin/ls")).unwrap();
     let interp = r.interpreter.as_ref().unwrap();
-    assert_eq!(interp.path, p("/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(interp.path, host_loader());
     assert_eq!(
         interp.real_path,
-        p("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+        fs_err::canonicalize(&interp.path).unwrap()
     );
-    assert_eq!(interp.soname, "ld-linux-x86-64.so.2");
-    // breadth-first: ls's own needs, then libselinux's; libc's need of ld.so is the interpreter
     assert_eq!(
-        sonames(&r),
-        ["libselinux.so.1", "libc.so.6", "libpcre2-8.so.0"]
+        interp.soname,
+        interp.path.file_name().unwrap().to_str().unwrap()
     );
+    // breadth-first: ls's own needs come first, in its order; then theirs
+    let ls = ElfInfo::read(Path::new("/bin/ls")).unwrap();
+    assert_eq!(sonames(&r)[..ls.needed.len()], ls.needed);
     assert_eq!(opened(&r), loader_list(Path::new("/bin/ls")));
-    let libc = &r.libraries[1];
-    assert_eq!(
-        (libc.path.as_path(), libc.found_via),
-        (
-            Path::new("/lib/x86_64-linux-gnu/libc.so.6"),
-            FoundVia::LdSoConf
-        )
-    );
-    assert_eq!(libc.real_path, p("/usr/lib/x86_64-linux-gnu/libc.so.6"));
-    assert_eq!(
-        r.libraries[2].needed_by,
-        p("/lib/x86_64-linux-gnu/libselinux.so.1")
-    );
+    let conf = conf::conf_dirs(Path::new("/")).unwrap();
+    for lib in &r.libraries {
+        // found through ld.so.cache where ld.so.conf names the directory, else a default one
+        let dir = lib.path.parent().unwrap().to_path_buf();
+        let via = match conf.contains(&dir) {
+            true => FoundVia::LdSoConf,
+            false => FoundVia::DefaultDir,
+        };
+        assert_eq!(lib.found_via, via, "{lib:?}");
+        assert_eq!(lib.real_path, fs_err::canonicalize(&lib.path).unwrap());
+        assert!(
+            lib.needed_by == fs_err::canonicalize("/bin/ls").unwrap()
+                || r.libraries.iter().any(|other| other.path == lib.needed_by),
+            "{lib:?}"
+        );
+    }
     for lib in r.interpreter.iter().chain(&r.libraries) {
         assert!(
             std::fs::symlink_metadata(&lib.real_path).unwrap().is_file(),
@@ -87,20 +92,27 @@ fn ls_resolves_to_what_the_host_loader_loads_at_real_paths() {
 fn entries_rebuild_the_loader_paths_in_an_empty_directory() {
     let r = resolve(Path::new("/"), Path::new("/bin/ls")).unwrap();
     let entries: Vec<_> = r.entries().collect();
-    // merged /usr: the interpreter path goes through two symlinks and a third one in /usr/lib64
-    for (link, target) in [("/lib64", "usr/lib64"), ("/lib", "usr/lib")] {
-        assert!(
-            entries.contains(&&FsEntry::Symlink {
-                path: p(link),
-                target: p(target)
-            }),
-            "{link}"
-        );
+    // every symlink on the way to the loader is recreated as it is (merged /usr: `/lib64`)
+    let mut at = PathBuf::from("/");
+    for name in host_loader().parent().unwrap().iter().skip(1) {
+        at.push(name);
+        if let Ok(target) = std::fs::read_link(&at) {
+            let link = FsEntry::Symlink {
+                path: at.clone(),
+                target,
+            };
+            assert!(entries.contains(&&link), "{link:?}");
+            break;
+        }
     }
-    let libc = p("/usr/lib/x86_64-linux-gnu/libc.so.6");
+    let libc = r
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libc.so.6")
+        .unwrap();
     assert!(entries.contains(&&FsEntry::File {
-        path: libc.clone(),
-        source: libc
+        path: libc.real_path.clone(),
+        source: libc.real_path.clone()
     }));
     let image = materialize(&r);
     for lib in r.interpreter.iter().chain(&r.libraries) {
@@ -141,42 +153,50 @@ fn zlib_and_openssl_users_resolve_like_the_host_loader() {
     assert_eq!(opened(&r), loader_list(&ssl));
 }
 
+/// The host's copy of `soname` as `binary` (compiled from `source` with `args`) loads it.
+fn host_lib(source: &str, args: &[&str], soname: &str) -> PathBuf {
+    let dir = tempfile::tempdir().unwrap();
+    let r = resolve(Path::new("/"), &cc(dir.path(), "user", source, args)).unwrap();
+    let lib = r.libraries.iter().find(|l| l.soname == soname).unwrap();
+    lib.real_path.clone()
+}
+
+/// Where the fake root keeps the host's loader: under `/usr`, reached through an absolute
+/// symlink from the loader's directory (`/lib64 -> /usr/lib64` for x86_64).
+fn fake_root_loader() -> PathBuf {
+    p("/usr").join(host_loader().strip_prefix("/").unwrap())
+}
+
 /// A root with its own ld.so.conf (relative include), ld.so behind an absolute symlink, and
 /// libc only in a directory that ld.so.conf names.
 fn fake_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in [
-        "etc/ld.so.conf.d",
-        "opt/mylibs",
-        "usr/lib64",
-        "usr/lib/x86_64-linux-gnu",
-    ] {
-        fs_err::create_dir_all(r.join(dir)).unwrap();
+    let loader_dir = host_loader().parent().unwrap().to_path_buf();
+    let real_loader_dir = p("/usr").join(loader_dir.strip_prefix("/").unwrap());
+    for dir in ["/etc/ld.so.conf.d", "/opt/mylibs", "/usr/lib"] {
+        fs_err::create_dir_all(host_path(r, Path::new(dir))).unwrap();
     }
+    fs_err::create_dir_all(host_path(r, &real_loader_dir)).unwrap();
     fs_err::write(
         r.join("etc/ld.so.conf"),
         "# fake\ninclude ld.so.conf.d/*.conf\n",
     )
     .unwrap();
     fs_err::write(r.join("etc/ld.so.conf.d/mylibs.conf"), "/opt/mylibs/\n").unwrap();
-    fs_err::write(
-        r.join("etc/ld.so.conf.d/off.conf.disabled"),
-        "/usr/lib/x86_64-linux-gnu\n",
-    )
-    .unwrap();
+    fs_err::write(r.join("etc/ld.so.conf.d/off.conf.disabled"), "/usr/lib\n").unwrap();
     fs_err::copy(
-        "/lib/x86_64-linux-gnu/libc.so.6",
+        host_lib(HELLO, &[], "libc.so.6"),
         r.join("opt/mylibs/libc.so.6"),
     )
     .unwrap();
     fs_err::copy(
-        "/lib64/ld-linux-x86-64.so.2",
-        r.join("usr/lib64/ld-linux-x86-64.so.2"),
+        fs_err::canonicalize(host_loader()).unwrap(),
+        host_path(r, &fake_root_loader()),
     )
     .unwrap();
-    // absolute: followed on the host it would reach the host's /usr/lib64
-    symlink("/usr/lib64", r.join("lib64")).unwrap();
+    // absolute: followed on the host it would reach the host's directory
+    symlink(&real_loader_dir, host_path(r, &loader_dir)).unwrap();
     root
 }
 
@@ -186,7 +206,7 @@ fn a_fake_root_is_searched_through_its_own_ld_so_conf_not_the_hosts() {
     let bins = tempfile::tempdir().unwrap();
     let r = resolve(root.path(), &cc(bins.path(), "hello", HELLO, &[])).unwrap();
     let interp = r.interpreter.as_ref().unwrap();
-    assert_eq!(interp.real_path, p("/usr/lib64/ld-linux-x86-64.so.2"));
+    assert_eq!(interp.real_path, fake_root_loader());
     assert_eq!(sonames(&r), ["libc.so.6"]);
     assert_eq!(
         (r.libraries[0].path.as_path(), r.libraries[0].found_via),
@@ -204,17 +224,35 @@ fn a_fake_root_is_searched_through_its_own_ld_so_conf_not_the_hosts() {
     assert_eq!(r.library_path(), [p("/opt/mylibs")]);
 }
 
-/// `libz.so.1` with `e_machine` set to AArch64: ld.so must skip it.
-fn write_arm64_libz(path: &Path) {
-    let mut bytes = fs_err::read("/lib/x86_64-linux-gnu/libz.so.1").unwrap();
-    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
+/// The host's `libz.so.1` with `e_machine` set to another machine (AArch64, or x86_64 on an
+/// AArch64 host): ld.so must skip it. Returns that machine's OCI name.
+fn write_foreign_libz(path: &Path) -> &'static str {
+    let host = ElfInfo::read(&std::env::current_exe().unwrap())
+        .unwrap()
+        .abi;
+    let aarch64 = object::elf::EM_AARCH64.0;
+    let other = match host.machine == aarch64 {
+        true => object::elf::EM_X86_64.0,
+        false => aarch64,
+    };
+    let mut bytes = fs_err::read(host_lib(ZLIB_USER, &["-lz"], "libz.so.1")).unwrap();
+    let field = match host.byte_order {
+        ByteOrder::Little => other.to_le_bytes(),
+        ByteOrder::Big => other.to_be_bytes(),
+    };
+    bytes[18..20].copy_from_slice(&field);
     fs_err::write(path, bytes).unwrap();
+    let foreign = Abi {
+        machine: other,
+        ..host
+    };
+    foreign.oci_architecture().unwrap()
 }
 
 #[test]
 fn a_missing_library_names_who_needs_it_and_where_we_looked() {
     let root = fake_root();
-    write_arm64_libz(&root.path().join("opt/mylibs/libz.so.1"));
+    let foreign = write_foreign_libz(&root.path().join("opt/mylibs/libz.so.1"));
     let bins = tempfile::tempdir().unwrap();
     let zlib = cc(bins.path(), "zlib", ZLIB_USER, &["-lz"]);
     let err = resolve(root.path(), &zlib).unwrap_err();
@@ -225,32 +263,54 @@ fn a_missing_library_names_who_needs_it_and_where_we_looked() {
         format!("library `libz.so.1`, needed by `{bin_shown}`, was not found in `{root_shown}`")
     );
     let cause = &err.causes()[0];
-    for line in [
-        "`/opt/mylibs`",
-        "`/lib/x86_64-linux-gnu`",
-        "`/usr/lib64`",
-        "`/usr/lib`",
-    ] {
+    let abi = ElfInfo::read(&zlib).unwrap().abi;
+    let searched = std::iter::once(p("/opt/mylibs")).chain(conf::default_dirs(&abi));
+    for dir in searched {
+        let line = format!("`{}`", dir.display());
         assert!(cause.lines().any(|l| l == line), "{line} in {cause}");
     }
     assert!(
-        cause.contains("skipped `/opt/mylibs/libz.so.1`: built for arm64"),
+        cause.contains(&format!(
+            "skipped `/opt/mylibs/libz.so.1`: built for {foreign}"
+        )),
         "{cause}"
     );
     assert!(err.hint().unwrap().contains("apt-file search libz.so.1"));
 
     // a matching copy in a later directory is the one taken
     fs_err::copy(
-        "/lib/x86_64-linux-gnu/libz.so.1",
-        root.path().join("usr/lib/x86_64-linux-gnu/libz.so.1"),
+        host_lib(ZLIB_USER, &["-lz"], "libz.so.1"),
+        root.path().join("usr/lib/libz.so.1"),
     )
     .unwrap();
     let r = resolve(root.path(), &zlib).unwrap();
-    assert_eq!(
-        r.libraries[0].path,
-        p("/usr/lib/x86_64-linux-gnu/libz.so.1")
-    );
+    assert_eq!(r.libraries[0].real_path, p("/usr/lib/libz.so.1"));
     assert_eq!(r.libraries[0].found_via, FoundVia::DefaultDir);
+}
+
+#[test]
+fn a_missing_interpreter_names_the_loader_this_machine_uses() {
+    let root = tempfile::tempdir().unwrap();
+    let bins = tempfile::tempdir().unwrap();
+    let hello = cc(bins.path(), "hello", HELLO, &[]);
+    let err = resolve(root.path(), &hello).unwrap_err();
+    assert_eq!(err.kind(), Kind::User);
+    assert!(
+        err.message().starts_with(&format!(
+            "the interpreter `{}` of ",
+            host_loader().display()
+        )),
+        "{}",
+        err.message()
+    );
+    let hint = err.hint().unwrap();
+    assert!(
+        hint.contains(&format!(
+            "installs `{}",
+            arch::loaders(&ElfInfo::read(&hello).unwrap().abi)[0]
+        )),
+        "{hint}"
+    );
 }
 
 /// `app/bin/main` → `app/lib/libfoo.so` → `app/lib/libbar.so`, the binary asking for

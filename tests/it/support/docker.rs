@@ -70,6 +70,7 @@ fn prepare() -> Result<(), String> {
 /// registry gets gantry (`--build-arg GANTRY_FROM=image`). Made by gantry's own daemonless image
 /// builder and loaded into the engine.
 fn gantry_image() -> Result<(), String> {
+    use cargo_gantry::engine::Engine;
     use cargo_gantry::image::{self, Base, Inputs};
     use cargo_gantry::publish::{DockerLoad, Publisher};
     use cargo_gantry::settings::{ImageSettings, Layer};
@@ -85,7 +86,7 @@ fn gantry_image() -> Result<(), String> {
         extra_files: &[],
     })
     .map_err(|e| e.render())?;
-    DockerLoad::new(GANTRY_IMAGE)
+    DockerLoad::with_engine(GANTRY_IMAGE, Engine::at(DOCKER))
         .publish(&image)
         .map_err(|e| e.render())?;
     Ok(())

@@ -141,9 +141,14 @@ pub fn cargo(dir: &Path) -> Command {
     cmd
 }
 
+/// The engine every gantry under test loads into: the first `docker` on this machine's PATH
+/// may be a client too new for the daemon (see `docker.rs`). A test of the lookup itself
+/// removes `GANTRY_ENGINE` again.
+pub const ENGINE: &str = "/usr/bin/docker";
+
 pub fn gantry_cmd(dir: &Path) -> Command {
     let mut cmd = clean(Command::new(env!("CARGO_BIN_EXE_cargo-gantry")));
-    cmd.current_dir(dir);
+    cmd.current_dir(dir).env("GANTRY_ENGINE", ENGINE);
     cmd
 }
 
@@ -159,8 +164,25 @@ pub fn cargo_gantry_cmd(dir: &Path) -> Command {
     )
     .unwrap();
     let mut cmd = cargo(dir);
-    cmd.arg("gantry").env("PATH", path);
+    cmd.arg("gantry")
+        .env("PATH", path)
+        .env("GANTRY_ENGINE", ENGINE);
     cmd
+}
+
+/// This machine's target triple (`rustc -vV`'s `host:`), for tests that name a `--target`.
+pub fn host_target() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        let out = ok(
+            clean(Command::new("rustc")).arg("-vV").output().unwrap(),
+            "rustc -vV",
+        );
+        let text = stdout(&out);
+        let host = text.lines().find_map(|l| l.strip_prefix("host: "));
+        host.unwrap_or_else(|| panic!("no host in {text}"))
+            .to_owned()
+    })
 }
 
 /// Run the real binary; returns its output (whatever the exit status).
