@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cargo_gantry::engine::Engine;
 use cargo_gantry::image::{self, Inputs};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
@@ -45,6 +46,8 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     // compile, which is the long part.
     let extra_files = assets::extra_files(&project.root, &target)?;
     let created = source_date_epoch()?;
+    let (publisher, default_layout) =
+        publishers(args, &project.target_directory, &target, &client)?;
     let base = target
         .base
         .load(&target.platform.oci(), scratch.path(), &pull)?;
@@ -61,8 +64,6 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         extra_files: &extra_files,
     })?;
 
-    let (publisher, default_layout) =
-        publishers(args, &project.target_directory, &target, &client)?;
     let published = publisher.publish(&image)?;
     for r in &published.references {
         eprintln!("       Wrote {r}");
@@ -176,7 +177,12 @@ fn publishers(
         }));
     }
     if args.load {
-        all.push(Box::new(DockerLoad::new(target.tag.clone())));
+        // Found now, not after the compile: a missing engine is reported before the long part.
+        let engine = Engine::find()?;
+        all.push(Box::new(DockerLoad::with_engine(
+            target.tag.clone(),
+            engine,
+        )));
     }
     for reference in &args.push {
         let options = PushOptions {
