@@ -102,6 +102,7 @@ impl BaseSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oci::testutil::{Raw, image_of};
 
     #[test]
     fn parses_every_form() {
@@ -137,5 +138,40 @@ mod tests {
             "{}",
             err.render()
         );
+    }
+
+    #[test]
+    fn a_hostile_oci_layout_base_is_refused_and_the_host_is_untouched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::write(outside.join("keep"), "keep").unwrap();
+        // `lib` leads to the host directory for a plain join; the hard link would copy the
+        // host's file into the root, the whiteout would delete it
+        let image = image_of(&[
+            &[Raw::Symlink("lib", outside.to_str().unwrap())],
+            &[Raw::File("lib/.wh.keep", 0o644, b"")],
+            &[Raw::Hardlink("stolen", "lib/keep")],
+        ]);
+        let layout = tmp.path().join("layout");
+        oci::layout::write(&layout, &image, "evil").unwrap();
+        let spec = BaseSpec::parse(&format!("oci:{}:evil", layout.display())).unwrap();
+        let scratch = tmp.path().join("scratch");
+        let pull = PullOptions::default();
+        let err = match spec.load(&Platform::linux_amd64(), &scratch, &pull) {
+            Ok(_) => panic!("the hostile base was accepted"),
+            Err(err) => err.render(),
+        };
+        assert_eq!(
+            fs_err::read_to_string(outside.join("keep")).unwrap(),
+            "keep"
+        );
+        let digest = image.layers()[2].digest();
+        assert!(err.contains(&format!("layer 2 (`{digest}`)")), "{err}");
+        assert!(
+            err.contains("`stolen`") && err.contains("`lib/keep`"),
+            "{err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
     }
 }

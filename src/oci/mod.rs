@@ -7,6 +7,7 @@
 //!                                          ├─> layout::write   OCI image layout directory
 //!                                          └─> archive::write  docker archive (also an OCI layout)
 //! fsck::check: re-hash a layout and check every reference in it
+//! unpack::unpack: apply an image's layers to a directory; rootfs: paths inside it, never out
 //! ```
 
 pub mod archive;
@@ -17,6 +18,7 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod platform;
+pub mod rootfs;
 pub mod unpack;
 
 pub use blob::BlobSource;

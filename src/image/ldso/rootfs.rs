@@ -2,10 +2,10 @@
 //! record every directory and symlink on the way: the image must hold all of them, or the
 //! path the loader opens (`/lib64/ld-linux-x86-64.so.2`) would not lead to the file.
 
-use std::collections::VecDeque;
-use std::ffi::OsString;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use crate::oci::rootfs::{Kind, Last, Missing, Step, WalkError, resolve};
 
 /// One filesystem entry to create in the image. `path`s are absolute paths inside the image.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,97 +47,50 @@ pub(crate) struct Walk {
     pub entries: Vec<FsEntry>,
 }
 
-/// Linux gives up with ELOOP after 40 symlinks; so do we.
-const MAX_SYMLINKS: usize = 40;
-
-/// `root` joined with `path`, an absolute path inside it.
-pub(crate) fn host_path(root: &Path, path: &Path) -> PathBuf {
-    root.join(path.strip_prefix("/").unwrap_or(path))
-}
+pub(crate) use crate::oci::rootfs::host_path;
 
 /// Follow `path` (absolute inside `root`; a relative one is taken from `/`) without ever leaving
 /// `root`: an absolute symlink target and `..` at the top stay inside it, as they would in a
 /// container. `Ok(None)` when the path does not lead anywhere (missing, a file used as a
 /// directory, a symlink loop): the loader then simply tries its next directory.
 pub(crate) fn walk(root: &Path, path: &Path) -> io::Result<Option<Walk>> {
-    let mut pending: VecDeque<OsString> = names(path).collect();
-    let mut at = PathBuf::from("/");
     let mut entries = Vec::new();
-    let mut is_dir = true;
-    let mut symlinks = 0;
-    while let Some(name) = pending.pop_front() {
-        if !is_dir {
-            return Ok(None);
+    let record = |step: Step| {
+        entries.push(match step {
+            Step::Dir(path) => FsEntry::Dir {
+                path: path.to_owned(),
+            },
+            Step::Symlink { path, target } => FsEntry::Symlink {
+                path: path.to_owned(),
+                target: target.to_owned(),
+            },
+            Step::File { path, host } => FsEntry::File {
+                path: path.to_owned(),
+                source: host.to_owned(),
+            },
+        })
+    };
+    let resolved = match resolve(root, path, Last::Follow, Missing::Stop, record) {
+        Ok(resolved) => resolved,
+        Err(WalkError::TooManySymlinks(_) | WalkError::NotADirectory(_)) => return Ok(None),
+        Err(WalkError::Io { host, source }) => {
+            return Err(io::Error::new(
+                source.kind(),
+                format!("`{}`: {source}", host.display()),
+            ));
         }
-        if name == ".." {
-            at.pop();
-            continue;
-        }
-        let inside = at.join(&name);
-        let host = host_path(root, &inside);
-        let meta = match std::fs::symlink_metadata(&host) {
-            Ok(meta) => meta,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("`{}`: {e}", host.display()),
-                ));
-            }
-        };
-        if meta.is_symlink() {
-            symlinks += 1;
-            if symlinks > MAX_SYMLINKS {
-                return Ok(None);
-            }
-            let target = std::fs::read_link(&host)?;
-            if target.is_absolute() {
-                at = PathBuf::from("/");
-            }
-            for name in names(&target).rev() {
-                pending.push_front(name);
-            }
-            entries.push(FsEntry::Symlink {
-                path: inside,
-                target,
-            });
-        } else {
-            is_dir = meta.is_dir();
-            entries.push(match is_dir {
-                true => FsEntry::Dir {
-                    path: inside.clone(),
-                },
-                false => FsEntry::File {
-                    path: inside.clone(),
-                    source: host,
-                },
-            });
-            at = inside;
-        }
-    }
-    let host = host_path(root, &at);
+    };
+    let is_dir = match resolved.kind {
+        Kind::Dir => true,
+        Kind::File => false,
+        Kind::Symlink | Kind::Missing => return Ok(None),
+    };
     Ok(Some(Walk {
-        real: at,
-        host,
+        real: resolved.real,
+        host: resolved.host,
         is_dir,
         entries,
     }))
-}
-
-/// The names to follow in `path`; `.` and the root itself need no step.
-fn names(path: &Path) -> impl DoubleEndedIterator<Item = OsString> + '_ {
-    path.components().filter_map(|c| match c {
-        Component::Normal(name) => Some(name.to_owned()),
-        Component::ParentDir => Some("..".into()),
-        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-    })
 }
 
 #[cfg(test)]

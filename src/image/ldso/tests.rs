@@ -371,3 +371,43 @@ fn runpath_with_origin_serves_only_direct_dependencies_as_in_ld_so() {
     assert_eq!(sonames(&r), ["libfoo.so", "libc.so.6", "libbar.so"]);
     assert_eq!(opened(&r), loader_list(&main));
 }
+
+#[test]
+fn absolute_symlinks_in_a_base_never_reach_the_hosts_files() {
+    // a hostile base: the loader, libc and ld.so.conf are links to where the host keeps them
+    let host = resolve(Path::new("/"), Path::new("/bin/ls")).unwrap();
+    let libc = host
+        .libraries
+        .iter()
+        .find(|l| l.soname == "libc.so.6")
+        .unwrap();
+    let interp = host.interpreter.as_ref().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let links = [
+        (interp.path.clone(), interp.real_path.clone()),
+        (libc.path.clone(), libc.real_path.clone()),
+        (
+            p("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            libc.real_path.clone(),
+        ),
+        (p("/etc/ld.so.conf"), p("/etc/ld.so.conf")),
+    ];
+    for (link, target) in &links {
+        let at = host_path(r, link);
+        fs_err::create_dir_all(at.parent().unwrap()).unwrap();
+        symlink(target, &at).unwrap();
+    }
+
+    let abi = host.binary.abi;
+    assert!(
+        provided_glibc_versions(Path::new("/"), &abi)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(provided_glibc_versions(r, &abi).unwrap(), None);
+    assert!(!super::conf::conf_dirs(Path::new("/")).unwrap().is_empty());
+    assert_eq!(super::conf::conf_dirs(r).unwrap(), Vec::<PathBuf>::new());
+    let err = resolve(r, Path::new("/bin/ls")).unwrap_err();
+    assert!(err.message().contains("interpreter"), "{}", err.render());
+}
