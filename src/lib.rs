@@ -15,8 +15,10 @@
 //! registry::pull() -> oci::Image / registry::push()      base images from, and images to, a registry
 //! ```
 //!
+//! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
+pub mod cargo;
 pub mod dockerfile;
 pub mod error;
 pub mod fsutil;
