@@ -46,7 +46,10 @@ fn failed_cargo_run_reports_command_and_status_without_panic() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("error: `cargo build --release` failed (exit status 101)"),
+        err.contains(
+            "error: `cargo build --release --message-format=json-render-diagnostics` failed \
+             (exit status 101)"
+        ),
         "{err}"
     );
     assert!(err.contains("hint:"), "{err}");
