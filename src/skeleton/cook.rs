@@ -8,10 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::cargo::{self, Dirs, Toolchain};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
+use crate::process;
 use crate::settings::CargoBuild;
 use crate::skeleton::recipe::Recipe;
 
@@ -34,6 +36,17 @@ pub struct CookReport {
     pub command: String,
     /// The flags the cook ran with, which the real build needs too.
     pub build: CargoBuild,
+    /// Packages cook selected because `--bin` named their binaries and no `-p` was given.
+    pub implied_packages: Vec<String>,
+}
+
+impl CookReport {
+    /// The `cargo build` that reuses everything the cook compiled.
+    pub fn real_build(&self) -> String {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("build").args(self.build.args());
+        process::command_line(&cmd)
+    }
 }
 
 pub fn cook(opts: &CookOptions) -> Result<CookReport> {
@@ -41,8 +54,10 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     check_request(&recipe, opts)?;
     let plan = plan_writes(&recipe, opts)?;
 
+    let (build, implied_packages) = select_packages(&recipe, &opts.build);
     let mut report = CookReport {
-        build: opts.build.clone(),
+        build,
+        implied_packages,
         ..CookReport::default()
     };
     for (rel, contents) in &plan.files {
@@ -76,6 +91,25 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     check_discarded(&compiled.local_units(), &discarded, &dirs)?;
     guard.remove()?;
     Ok(report)
+}
+
+/// The flags of the cook and of the real build. `--bin X` alone selects every member of the
+/// real workspace but only X's closure of the pruned one, and cargo unifies features over the
+/// selected packages: naming X's package makes both builds select the same ones.
+fn select_packages(recipe: &Recipe, build: &CargoBuild) -> (CargoBuild, Vec<String>) {
+    let mut build = build.clone();
+    let mut implied = Vec::new();
+    if build.packages.is_empty() && !build.workspace {
+        for bin in &build.bins {
+            if let Some(pkg) = recipe.bins.get(bin)
+                && !implied.contains(pkg)
+            {
+                implied.push(pkg.clone());
+            }
+        }
+        build.packages = implied.clone();
+    }
+    (build, implied)
 }
 
 /// The self-check: every local unit the cook compiled was a placeholder, and a placeholder
@@ -135,10 +169,10 @@ fn check_request(recipe: &Recipe, opts: &CookOptions) -> Result<()> {
         );
     }
     for bin in &opts.build.bins {
-        if !recipe.bins.contains(bin) {
+        if !recipe.bins.contains_key(bin) {
             let known = recipe
                 .bins
-                .iter()
+                .keys()
                 .map(|b| format!("`{b}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -429,5 +463,34 @@ mod tests {
             ]
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
         );
+    }
+
+    #[test]
+    fn bin_without_package_implies_the_package_of_the_bin() {
+        let recipe = Recipe {
+            gantry_recipe: crate::skeleton::recipe::FORMAT,
+            files: BTreeMap::new(),
+            dummies: BTreeMap::new(),
+            local_packages: vec!["a".into(), "b".into()],
+            shared_names: vec![],
+            bins: [("a".into(), "pkg-a".into()), ("b".into(), "pkg-b".into())].into(),
+        };
+        let bins = CargoBuild {
+            bins: vec!["a".into()],
+            ..CargoBuild::default()
+        };
+        let (build, implied) = select_packages(&recipe, &bins);
+        assert_eq!(implied, ["pkg-a"]);
+        assert_eq!(build.packages, ["pkg-a"]);
+        let given = CargoBuild {
+            packages: vec!["pkg-b".into()],
+            ..bins.clone()
+        };
+        assert_eq!(select_packages(&recipe, &given), (given.clone(), vec![]));
+        let workspace = CargoBuild {
+            workspace: true,
+            ..bins
+        };
+        assert_eq!(select_packages(&recipe, &workspace).1, Vec::<String>::new());
     }
 }

@@ -606,6 +606,44 @@ fn build_dir_from_env_with_target_triple_target_dir_and_custom_profile() {
     );
 }
 
+/// `prepare --bin a` keeps a's closure only, but a `cargo build --bin a` in the whole virtual
+/// workspace selects every member, and b enables more features of the shared dependency: the
+/// build cook prints must select the same packages as the cook did.
+#[test]
+fn bin_of_a_virtual_workspace_cooks_the_features_of_the_build_it_prints() {
+    let fx = Fixture::new();
+    fx.file(
+        "w/Cargo.toml",
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .file(
+        "w/a/Cargo.toml",
+        &manifest(
+            "a",
+            "memchr = { version = \"2\", default-features = false }",
+        ),
+    )
+    .file(
+        "w/a/src/main.rs",
+        "fn main() { println!(\"a {:?}\", memchr::memchr(b'x', b\"axb\")); }\n",
+    )
+    .bin_package("w/b", "b", "memchr = \"2\"", "b")
+    .lock("w");
+    let out = cook_then_build_as_told(&fx, "w", &["--bin", "a"], &["--release", "--bin", "a"]);
+    out.assert_no_dependency_compiled();
+    assert_eq!(out.run("a"), "a Some(1)\n");
+    assert_eq!(
+        told_build_args(&out.cook_stderr),
+        Some(
+            ["--release", "-p", "a", "--bin", "a"]
+                .map(String::from)
+                .to_vec()
+        ),
+        "{}",
+        out.cook_stderr
+    );
+}
+
 /// Nightly cargo's new build-dir layout keeps each unit's fingerprint in
 /// `<profile>/build/<package>/<hash>/fingerprint`.
 #[test]
