@@ -123,6 +123,7 @@ fn clean(mut cmd: Command) -> Command {
         "RUSTUP_TOOLCHAIN_SOURCE",
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_BUILD_DIR",
         "RUSTFLAGS",
         "CARGO_ENCODED_RUSTFLAGS",
         "CARGO",
