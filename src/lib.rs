@@ -3,21 +3,26 @@
 //! One pipeline, plain data between stages:
 //!
 //! ```text
-//! project::analyze() -> Project                  cargo metadata --no-deps, lockfile, toolchain file, .cargo/config
-//! settings::Layer (CLI > GANTRY_* env > [package|workspace.metadata.gantry]), CargoBuild::args()
+//! project::analyze() -> Project          cargo metadata --no-deps, lockfile, toolchain file, .cargo/config
+//! settings::Layer                        CLI > GANTRY_* env > [package|workspace.metadata.gantry]
+//! resolve::resolve(&Project, &Request) -> Target
+//!                                        the one package + binary, CargoBuild (-p PKG --bin BIN),
+//!                                        platform (platforms::TABLE), base, image settings, labels
 //!   skeleton::prepare(&Project, &Selection) -> Recipe    dependency-only skeleton (prepare)
 //!   skeleton::cook(&CookOptions)                         recreate it, compile dependencies (cook)
-//!   dockerfile::plan(..) -> DockerPlan; render() -> Dockerfile + .dockerignore
-//!   plan::plan(&Project, Request) -> Plan                the one binary, its flags, image settings
-//!     image::compile(&Project, &Plan) -> Built           cargo build on the host, paths remapped
-//!     image::build(&Inputs) -> oci::Image                the binary + exactly the libs it needs
-//! publish::Publisher                                     OCI layout, docker archive, docker load, registry
-//! registry::pull() -> oci::Image / registry::push()      base images from, and images to, a registry
+//!   dockerfile::plan(&Project, &Target, ..) -> DockerPlan; render() -> Dockerfile + .dockerignore
+//!   image::compile(&Project, &Target) -> Built          cargo build on the host, paths remapped
+//!   image::build(&Inputs) -> oci::Image                 the binary + exactly the libs it needs
+//! publish::Publisher                     OCI layout, docker archive, engine load, registry
+//! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
 //! ```
 //!
+//! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
+//! `engine` the one place that finds the container engine (docker, podman).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod assets;
+pub mod cargo;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;

@@ -22,5 +22,12 @@ pub fn run(args: &CookArgs) -> Result<()> {
         report.written.len(),
         report.discarded_fingerprints
     );
+    if !report.implied_packages.is_empty() {
+        eprintln!(
+            "note: run the real build as `{}` (cook selected the package of each --bin: cargo \
+             unifies features over the selected packages)",
+            report.real_build()
+        );
+    }
     Ok(())
 }

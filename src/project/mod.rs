@@ -10,7 +10,9 @@ mod paths;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use cargo_metadata::{Metadata, MetadataCommand, TargetKind};
+use cargo_metadata::{Metadata, TargetKind};
+
+use crate::cargo::Toolchain;
 
 use crate::error::{Error, Result};
 use crate::settings::Layer;
@@ -236,15 +238,7 @@ pub fn analyze(cwd: &Path, manifest_path: Option<&Path>) -> Result<Project> {
 }
 
 fn metadata(cwd: &Path, manifest_path: Option<&Path>) -> Result<Metadata> {
-    let mut cmd = MetadataCommand::new();
-    cmd.no_deps().current_dir(cwd);
-    // The cargo on PATH (the rustup proxy) honours the project's toolchain file; `$CARGO` would
-    // be the toolchain that happened to run `cargo gantry`.
-    cmd.cargo_path("cargo");
-    if let Some(m) = manifest_path {
-        cmd.manifest_path(m);
-    }
-    cmd.exec().map_err(|e| {
+    crate::cargo::metadata(cwd, manifest_path, Toolchain::Inherited).map_err(|e| {
         let where_ = manifest_path.unwrap_or(cwd).display().to_string();
         Error::user(format!("`cargo metadata` failed for `{where_}`"))
             .caused_by(e)

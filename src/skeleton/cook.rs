@@ -6,15 +6,15 @@
 //! from the real sources even when those are older than the cooked artifacts (Docker's COPY keeps
 //! the checkout's mtimes, which are usually older than the cook).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cargo::{self, Dirs, Toolchain};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::process;
 use crate::settings::CargoBuild;
-use crate::settings::env;
 use crate::skeleton::recipe::Recipe;
 
 pub struct CookOptions {
@@ -34,6 +34,19 @@ pub struct CookReport {
     pub discarded_fingerprints: usize,
     /// The cargo command that ran.
     pub command: String,
+    /// The flags the cook ran with, which the real build needs too.
+    pub build: CargoBuild,
+    /// Packages cook selected because `--bin` named their binaries and no `-p` was given.
+    pub implied_packages: Vec<String>,
+}
+
+impl CookReport {
+    /// The `cargo build` that reuses everything the cook compiled.
+    pub fn real_build(&self) -> String {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("build").args(self.build.args());
+        process::command_line(&cmd)
+    }
 }
 
 pub fn cook(opts: &CookOptions) -> Result<CookReport> {
@@ -41,7 +54,12 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     check_request(&recipe, opts)?;
     let plan = plan_writes(&recipe, opts)?;
 
-    let mut report = CookReport::default();
+    let (build, implied_packages) = select_packages(&recipe, &opts.build);
+    let mut report = CookReport {
+        build,
+        implied_packages,
+        ..CookReport::default()
+    };
     for (rel, contents) in &plan.files {
         write_atomic(&opts.dir.join(rel), contents.as_bytes())?;
         report.written.push(rel.clone());
@@ -59,18 +77,79 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
         guard.files.push(path);
     }
 
-    let mut cmd = cargo(&recipe, &opts.dir);
-    cmd.arg("build").args(opts.build.args());
-    report.command = process::command_line(&cmd);
+    let toolchain = toolchain(&recipe);
+    let build = cargo::Build::new(&opts.dir, toolchain, &report.build);
+    report.command = build.command_line();
     eprintln!("     Cooking dependencies: {}", report.command);
-    process::run_stdout_captured(&mut cmd).map_err(|e| {
+    let compiled = build.run().map_err(|e| {
         e.with_hint("the dependencies failed to build; the same command fails in the real build")
     })?;
 
-    let target_dir = target_dir(&recipe, &opts.dir, &opts.build)?;
-    report.discarded_fingerprints = discard_local_fingerprints(&target_dir, &recipe)?;
+    let dirs = cargo::dirs(&opts.dir, toolchain, &report.build)?;
+    let discarded = discard_local_fingerprints(&dirs, &recipe)?;
+    report.discarded_fingerprints = discarded.values().sum();
+    check_discarded(&compiled.local_units(), &discarded, &dirs)?;
     guard.remove()?;
     Ok(report)
+}
+
+/// The flags of the cook and of the real build. `--bin X` alone selects every member of the
+/// real workspace but only X's closure of the pruned one, and cargo unifies features over the
+/// selected packages: naming X's package makes both builds select the same ones.
+fn select_packages(recipe: &Recipe, build: &CargoBuild) -> (CargoBuild, Vec<String>) {
+    let mut build = build.clone();
+    let mut implied = Vec::new();
+    if build.packages.is_empty() && !build.workspace {
+        for bin in &build.bins {
+            if let Some(pkg) = recipe.bins.get(bin)
+                && !implied.contains(pkg)
+            {
+                implied.push(pkg.clone());
+            }
+        }
+        build.packages = implied.clone();
+    }
+    (build, implied)
+}
+
+/// The self-check: every local unit the cook compiled was a placeholder, and a placeholder
+/// fingerprint left behind makes the real build ship the placeholder. Each unit has its own
+/// fingerprint directory, so each package needs at least as many discarded as it compiled.
+fn check_discarded(
+    compiled: &BTreeMap<String, usize>,
+    discarded: &BTreeMap<String, usize>,
+    dirs: &Dirs,
+) -> Result<()> {
+    let left: Vec<&str> = compiled
+        .iter()
+        .filter(|(name, n)| discarded.get(*name).copied().unwrap_or(0) < **n)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let mut searched = vec![dirs.build.display().to_string()];
+    if dirs.target != dirs.build {
+        searched.push(dirs.target.display().to_string());
+    }
+    Err(Error::failure(format!(
+        "cook could not discard the placeholder fingerprints of {}: the real build would ship \
+         the placeholders",
+        left.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .caused_by(format!(
+        "no fingerprint of them under `{}`",
+        searched.join("` or `")
+    ))
+    .with_hint(format!(
+        "this cargo layout is not supported yet: please report it with `cargo -V` and your cargo \
+         config; until then run `cargo clean{}` (with the cook's --release/--profile/--target) \
+         before the real build",
+        left.iter().map(|n| format!(" -p {n}")).collect::<String>()
+    )))
 }
 
 /// Refuse flags the recipe cannot satisfy, before anything is written.
@@ -90,10 +169,10 @@ fn check_request(recipe: &Recipe, opts: &CookOptions) -> Result<()> {
         );
     }
     for bin in &opts.build.bins {
-        if !recipe.bins.contains(bin) {
+        if !recipe.bins.contains_key(bin) {
             let known = recipe
                 .bins
-                .iter()
+                .keys()
                 .map(|b| format!("`{b}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -156,102 +235,113 @@ fn plan_writes(recipe: &Recipe, opts: &CookOptions) -> Result<WritePlan> {
     Ok(WritePlan { files })
 }
 
-/// A `cargo` command that runs in `dir` with the toolchain the recipe's toolchain file pins.
-pub fn cargo(recipe: &Recipe, dir: &Path) -> Command {
-    let mut cmd = process::command("cargo", dir);
+/// The toolchain file of the recipe, written into the empty cook directory, must win.
+fn toolchain(recipe: &Recipe) -> Toolchain {
     let has_toolchain_file = recipe
         .files
         .keys()
         .any(|k| k.ends_with("rust-toolchain") || k.ends_with("rust-toolchain.toml"));
-    // rustup exports the toolchain it picked for `cargo gantry` to its children. When it picked
-    // it by default (not `+toolchain`, not an explicit RUSTUP_TOOLCHAIN), that choice was made
-    // before the toolchain file existed: drop it so the pinned toolchain applies to the cook.
-    let source = std::env::var(env::RUSTUP_TOOLCHAIN_SOURCE).unwrap_or_default();
-    if has_toolchain_file && source != "cli" && source != "env" {
-        cmd.env_remove(env::RUSTUP_TOOLCHAIN)
-            .env_remove(env::RUSTUP_TOOLCHAIN_SOURCE);
+    if has_toolchain_file {
+        Toolchain::FromFile
+    } else {
+        Toolchain::Inherited
     }
-    cmd
 }
 
-/// The target directory cargo used (config, env and `--target-dir` all count).
-fn target_dir(recipe: &Recipe, dir: &Path, build: &CargoBuild) -> Result<PathBuf> {
-    if let Some(d) = &build.target_dir {
-        return Ok(dir.join(d));
-    }
-    let mut cmd = cargo(recipe, dir);
-    cmd.args([
-        "metadata",
-        "--no-deps",
-        "--format-version",
-        "1",
-        "--offline",
-    ]);
-    let out = process::output(&mut cmd)?;
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::failure("`cargo metadata` printed invalid JSON").caused_by(e))?;
-    meta.get("target_directory")
-        .and_then(|t| t.as_str())
-        .map(PathBuf::from)
-        .ok_or_else(|| Error::failure("`cargo metadata` did not name a target directory"))
-}
-
-/// Delete the fingerprints of the local packages' units (`<target>/[<triple>/]<profile>/
-/// .fingerprint/<package>-<hash>`), so cargo cannot take a placeholder build for an up-to-date
-/// build of the real sources.
-fn discard_local_fingerprints(target_dir: &Path, recipe: &Recipe) -> Result<usize> {
+/// Delete the fingerprints of the local packages' units under the build directory (and the
+/// target directory when it differs), so cargo cannot take a placeholder build for an
+/// up-to-date build of the real sources. Returns how many were discarded, by package name.
+fn discard_local_fingerprints(dirs: &Dirs, recipe: &Recipe) -> Result<BTreeMap<String, usize>> {
     let locals: BTreeSet<&str> = recipe.local_packages.iter().map(String::as_str).collect();
     let shared: BTreeSet<&str> = recipe.shared_names.iter().map(String::as_str).collect();
-    let mut count = 0;
-    for fp_dir in fingerprint_dirs(target_dir) {
-        let Ok(entries) = std::fs::read_dir(&fp_dir) else {
+    let mut units: BTreeSet<(String, PathBuf)> =
+        unit_fingerprints(&dirs.build).into_iter().collect();
+    units.extend(unit_fingerprints(&dirs.target));
+    let mut discarded = BTreeMap::new();
+    for (pkg, unit) in units {
+        if !locals.contains(pkg.as_str()) {
             continue;
-        };
-        for entry in entries.flatten() {
-            let file_name = entry.file_name();
-            let name = file_name.to_string_lossy();
-            let Some((pkg, hash)) = name.rsplit_once('-') else {
-                continue;
-            };
-            if hash.len() != 16
-                || !hash.bytes().all(|b| b.is_ascii_hexdigit())
-                || !locals.contains(pkg)
-            {
-                continue;
-            }
-            // A registry or git package with the same name as a local one: only local compile
-            // units record their source files (the placeholders) in their dep-info. Units with
-            // no dep-info (build script runs) depend on a compile unit that is rebuilt, which
-            // makes cargo rerun them too.
-            if shared.contains(pkg) && !lists_rust_sources(&entry.path()) {
-                continue;
-            }
-            std::fs::remove_dir_all(entry.path())
-                .map_err(|e| Error::io("remove", &entry.path(), e))?;
-            count += 1;
         }
+        // A registry or git package with the same name as a local one: only local compile
+        // units record their source files (the placeholders) in their dep-info. Units with no
+        // dep-info (build script runs) depend on a compile unit that is rebuilt, which makes
+        // cargo rerun them too.
+        if shared.contains(pkg.as_str()) && !lists_rust_sources(&unit) {
+            continue;
+        }
+        std::fs::remove_dir_all(&unit).map_err(|e| Error::io("remove", &unit, e))?;
+        *discarded.entry(pkg).or_default() += 1;
     }
-    Ok(count)
+    Ok(discarded)
 }
 
-fn fingerprint_dirs(target_dir: &Path) -> Vec<PathBuf> {
+/// Every unit's fingerprint directory under `root` with its package's name:
+/// `[<triple>/]<profile>/.fingerprint/<package>-<hash>`, and in cargo's new build-dir layout
+/// (`-Zbuild-dir-new-layout`) `[<triple>/]<profile>/build/<package>/<hash>/fingerprint`.
+fn unit_fingerprints(root: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    let Ok(level1) = std::fs::read_dir(target_dir) else {
-        return out;
-    };
-    for a in level1.flatten() {
-        let fp = a.path().join(".fingerprint");
-        if fp.is_dir() {
-            out.push(fp);
-        } else if let Ok(level2) = std::fs::read_dir(a.path()) {
+    for profile_dir in profile_dirs(root) {
+        for entry in read_dir_sorted(&profile_dir.join(".fingerprint")) {
+            let name = entry
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if let Some((pkg, hash)) = name.rsplit_once('-')
+                && is_unit_hash(hash)
+            {
+                out.push((pkg.to_owned(), entry.clone()));
+            }
+        }
+        for pkg_dir in read_dir_sorted(&profile_dir.join("build")) {
+            let pkg = pkg_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            for unit in read_dir_sorted(&pkg_dir) {
+                let fingerprint = unit.join("fingerprint");
+                let hash = unit.file_name().unwrap_or_default().to_string_lossy();
+                if is_unit_hash(&hash) && fingerprint.is_dir() {
+                    out.push((pkg.clone(), fingerprint));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `<root>/<profile>` and `<root>/<triple>/<profile>`: the directories that may hold
+/// `.fingerprint` or `build`.
+fn profile_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for a in read_dir_sorted(root) {
+        if a.join(".fingerprint").is_dir() || a.join("build").is_dir() {
+            out.push(a);
+        } else {
             out.extend(
-                level2
-                    .flatten()
-                    .map(|b| b.path().join(".fingerprint"))
-                    .filter(|p| p.is_dir()),
+                read_dir_sorted(&a)
+                    .into_iter()
+                    .filter(|b| b.join(".fingerprint").is_dir() || b.join("build").is_dir()),
             );
         }
     }
+    out
+}
+
+fn is_unit_hash(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The subdirectories of `dir`, sorted; none when it cannot be read.
+fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     out.sort();
     out
 }
@@ -315,5 +405,92 @@ impl Placeholders {
 impl Drop for Placeholders {
     fn drop(&mut self) {
         let _ = self.remove_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs() -> Dirs {
+        Dirs {
+            target: PathBuf::from("/w/target"),
+            build: PathBuf::from("/w/build"),
+        }
+    }
+
+    #[test]
+    fn self_check_fails_when_a_compiled_placeholder_kept_its_fingerprint() {
+        let compiled: BTreeMap<String, usize> = [("app".into(), 2), ("util".into(), 1)].into();
+        let discarded: BTreeMap<String, usize> = [("app".into(), 1), ("util".into(), 3)].into();
+        let err = check_discarded(&compiled, &discarded, &dirs()).unwrap_err();
+        let text = err.render();
+        assert!(text.contains("placeholder fingerprints of `app`"), "{text}");
+        assert!(!text.contains("`util`"), "{text}");
+        assert!(text.contains("`/w/build` or `/w/target`"), "{text}");
+        assert!(err.hint().is_some());
+        let all: BTreeMap<String, usize> = [("app".into(), 2), ("util".into(), 1)].into();
+        assert!(check_discarded(&compiled, &all, &dirs()).is_ok());
+    }
+
+    #[test]
+    fn finds_unit_fingerprints_of_the_classic_and_the_new_layout() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for d in [
+            "release/.fingerprint/app-0123456789abcdef",
+            "x86_64-unknown-linux-gnu/debug/.fingerprint/shared-lib-0123456789abcdef",
+            "release/build/app-0123456789abcdef/out",
+            "debug/build/util/fedcba9876543210/fingerprint",
+            "debug/build/util/fedcba9876543210/out",
+        ] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        let mut found: Vec<(String, String)> = unit_fingerprints(r)
+            .into_iter()
+            .map(|(p, d)| (p, d.strip_prefix(r).unwrap().display().to_string()))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                ("app", "release/.fingerprint/app-0123456789abcdef"),
+                (
+                    "shared-lib",
+                    "x86_64-unknown-linux-gnu/debug/.fingerprint/shared-lib-0123456789abcdef"
+                ),
+                ("util", "debug/build/util/fedcba9876543210/fingerprint"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+
+    #[test]
+    fn bin_without_package_implies_the_package_of_the_bin() {
+        let recipe = Recipe {
+            gantry_recipe: crate::skeleton::recipe::FORMAT,
+            files: BTreeMap::new(),
+            dummies: BTreeMap::new(),
+            local_packages: vec!["a".into(), "b".into()],
+            shared_names: vec![],
+            bins: [("a".into(), "pkg-a".into()), ("b".into(), "pkg-b".into())].into(),
+        };
+        let bins = CargoBuild {
+            bins: vec!["a".into()],
+            ..CargoBuild::default()
+        };
+        let (build, implied) = select_packages(&recipe, &bins);
+        assert_eq!(implied, ["pkg-a"]);
+        assert_eq!(build.packages, ["pkg-a"]);
+        let given = CargoBuild {
+            packages: vec!["pkg-b".into()],
+            ..bins.clone()
+        };
+        assert_eq!(select_packages(&recipe, &given), (given.clone(), vec![]));
+        let workspace = CargoBuild {
+            workspace: true,
+            ..bins
+        };
+        assert_eq!(select_packages(&recipe, &workspace).1, Vec::<String>::new());
     }
 }

@@ -120,16 +120,15 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
         .cloned()
         .collect();
     // The bins a cook can name: declared, `src/main.rs`, or selected with `--bin`.
-    let mut bins: Vec<String> = Vec::new();
+    let mut bins: BTreeMap<String, String> = BTreeMap::new();
     for p in kept_pkgs.iter().filter(|p| p.member) {
         for t in p.bins() {
             if keep_bins.contains(&t.name) || dummies.contains_key(&join_rel(&p.dir, &t.src_path)) {
-                bins.push(t.name.clone());
+                // The first package wins, as in `Project::package_of_bin`.
+                bins.entry(t.name.clone()).or_insert_with(|| p.name.clone());
             }
         }
     }
-    bins.sort();
-    bins.dedup();
     Ok(Recipe {
         gantry_recipe: recipe::FORMAT,
         files,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Bumped whenever a recipe's meaning changes; `cook` refuses any other number.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// What a placeholder source file must contain to compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -53,8 +53,9 @@ pub struct Recipe {
     pub local_packages: Vec<String>,
     /// Local package names that are also the names of registry or git packages in the graph.
     pub shared_names: Vec<String>,
-    /// The bins this recipe can build (`cook --bin` must name one of them).
-    pub bins: Vec<String>,
+    /// The bins this recipe can build (`cook --bin` must name one of them), each with the name
+    /// of its package: cook selects that package so that the real build can select the same.
+    pub bins: BTreeMap<String, String>,
 }
 
 impl Recipe {
@@ -146,7 +147,7 @@ mod tests {
             dummies: [("src/main.rs".to_owned(), Dummy::Main)].into(),
             local_packages: vec!["app".into()],
             shared_names: vec![],
-            bins: vec!["app".into()],
+            bins: [("app".to_owned(), "app".to_owned())].into(),
         }
     }
 
@@ -163,7 +164,7 @@ mod tests {
     fn other_format_is_refused_with_hint() {
         let text = recipe()
             .to_json()
-            .replace("\"gantry_recipe\": 1", "\"gantry_recipe\": 99");
+            .replace("\"gantry_recipe\": 2", "\"gantry_recipe\": 99");
         let err = Recipe::from_json(&text, Path::new("r.json")).unwrap_err();
         assert!(
             err.render().contains("recipe format 99"),

@@ -521,3 +521,151 @@ fn dev_dependencies_are_cooked_when_only_integration_tests_use_them() {
         out.artifacts
     );
 }
+
+/// The host's target triple, as `--target` spells it.
+fn host_triple() -> String {
+    let out = ok(
+        std::process::Command::new("rustc")
+            .arg("-vV")
+            .output()
+            .unwrap(),
+        "rustc -vV",
+    );
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned()
+}
+
+/// cargo's `build.build-dir` (stable since 1.91) moves the fingerprints out of the target
+/// directory; with templates only cargo knows where. A placeholder fingerprint left there makes
+/// the real build ship the placeholder binary, which prints nothing.
+#[test]
+fn build_dir_from_cargo_config_with_templates_gets_its_placeholders_discarded() {
+    let fx = Fixture::new();
+    // Version 0.0.0 is the masked one: nothing but the fingerprints tells cargo that the
+    // placeholder is stale.
+    fx.bin_package("app", "app", "itoa = \"1\"", "real build-dir")
+        .file(
+            "app/Cargo.toml",
+            &manifest("app", "itoa = \"1\"").replace("0.1.0", "0.0.0"),
+        )
+        .file(
+            "app/.cargo/config.toml",
+            "[build]\nbuild-dir = \"{workspace-root}/bd/{workspace-path-hash}\"\n",
+        )
+        .lock("app");
+    let out = cook_then_build(&fx, "app", &[], &["--release"]);
+    assert_eq!(out.run("app"), "real build-dir\n");
+    assert!(
+        out.project.join("bd").is_dir(),
+        "cargo did not use the build-dir"
+    );
+    out.assert_no_dependency_compiled();
+    out.assert_locals_rebuilt();
+}
+
+/// The build-dir from the environment, with `--target` (triple dirs), `--target-dir` and a
+/// custom profile (its own profile dir).
+#[test]
+fn build_dir_from_env_with_target_triple_target_dir_and_custom_profile() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "itoa = \"1\"", "real env build-dir")
+        .file(
+            "app/Cargo.toml",
+            &(manifest("app", "itoa = \"1\"").replace("0.1.0", "0.0.0")
+                + "\n[profile.fast]\ninherits = \"release\"\n"),
+        )
+        .lock("app");
+    let build_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [("CARGO_BUILD_BUILD_DIR", build_dir.path().to_str().unwrap())];
+    let host = host_triple();
+    let flags = [
+        "--profile",
+        "fast",
+        "--target",
+        &host,
+        "--target-dir",
+        "out",
+    ];
+    let out = cook_then_build_with(&fx, "app", &[], &flags, &env, gantry_cmd);
+    assert_eq!(out.run("app"), "real env build-dir\n");
+    assert!(
+        build_dir.path().join(&host).join("fast").is_dir(),
+        "cargo did not use the build-dir"
+    );
+    out.assert_no_dependency_compiled();
+    out.assert_locals_rebuilt();
+    assert!(
+        out.project
+            .join("out")
+            .join(&host)
+            .join("fast/app")
+            .exists()
+    );
+}
+
+/// `prepare --bin a` keeps a's closure only, but a `cargo build --bin a` in the whole virtual
+/// workspace selects every member, and b enables more features of the shared dependency: the
+/// build cook prints must select the same packages as the cook did.
+#[test]
+fn bin_of_a_virtual_workspace_cooks_the_features_of_the_build_it_prints() {
+    let fx = Fixture::new();
+    fx.file(
+        "w/Cargo.toml",
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .file(
+        "w/a/Cargo.toml",
+        &manifest(
+            "a",
+            "memchr = { version = \"2\", default-features = false }",
+        ),
+    )
+    .file(
+        "w/a/src/main.rs",
+        "fn main() { println!(\"a {:?}\", memchr::memchr(b'x', b\"axb\")); }\n",
+    )
+    .bin_package("w/b", "b", "memchr = \"2\"", "b")
+    .lock("w");
+    let out = cook_then_build_as_told(&fx, "w", &["--bin", "a"], &["--release", "--bin", "a"]);
+    out.assert_no_dependency_compiled();
+    assert_eq!(out.run("a"), "a Some(1)\n");
+    assert_eq!(
+        told_build_args(&out.cook_stderr),
+        Some(
+            ["--release", "-p", "a", "--bin", "a"]
+                .map(String::from)
+                .to_vec()
+        ),
+        "{}",
+        out.cook_stderr
+    );
+}
+
+/// Nightly cargo's new build-dir layout keeps each unit's fingerprint in
+/// `<profile>/build/<package>/<hash>/fingerprint`.
+#[test]
+fn new_build_dir_layout_of_nightly_cargo_gets_its_placeholders_discarded() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "itoa = \"1\"", "real new layout")
+        .file(
+            "app/Cargo.toml",
+            &manifest("app", "itoa = \"1\"").replace("0.1.0", "0.0.0"),
+        )
+        .file(
+            "app/rust-toolchain.toml",
+            "[toolchain]\nchannel = \"nightly\"\n",
+        )
+        .lock("app");
+    let env = [("CARGO_UNSTABLE_BUILD_DIR_NEW_LAYOUT", "true")];
+    let out = cook_then_build_with(&fx, "app", &[], &[], &env, gantry_cmd);
+    assert_eq!(out.run("app"), "real new layout\n");
+    assert!(
+        out.project.join("target/debug/build/app").is_dir(),
+        "cargo did not use the new layout"
+    );
+    out.assert_no_dependency_compiled();
+    out.assert_locals_rebuilt();
+}

@@ -46,7 +46,10 @@ fn failed_cargo_run_reports_command_and_status_without_panic() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("error: `cargo build --release` failed (exit status 101)"),
+        err.contains(
+            "error: `cargo build --release --message-format=json-render-diagnostics` failed \
+             (exit status 101)"
+        ),
         "{err}"
     );
     assert!(err.contains("hint:"), "{err}");
@@ -65,7 +68,7 @@ fn recipe_from_another_format_is_refused_with_hint() {
     let path = dir.path().join("recipe.json");
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace("\"gantry_recipe\": 1", "\"gantry_recipe\": 7");
+        .replace("\"gantry_recipe\": 2", "\"gantry_recipe\": 7");
     std::fs::write(&path, text).unwrap();
     let out = gantry(dir.path(), &["cook"]);
     assert_eq!(out.status.code(), Some(1));

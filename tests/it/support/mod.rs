@@ -123,6 +123,7 @@ fn clean(mut cmd: Command) -> Command {
         "RUSTUP_TOOLCHAIN_SOURCE",
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_BUILD_DIR",
         "RUSTFLAGS",
         "CARGO_ENCODED_RUSTFLAGS",
         "CARGO",
@@ -339,6 +340,61 @@ pub fn cook_then_build_with(
     env: &[(&str, &str)],
     gantry_cmd: fn(&Path) -> Command,
 ) -> Outcome {
+    cook_then(
+        fx,
+        project,
+        prepare_args,
+        flags,
+        env,
+        gantry_cmd,
+        RealBuild::SameFlags,
+    )
+}
+
+/// prepare and cook with `flags`, then run the real build that cook's `note:` names (the flags
+/// themselves when cook names none).
+pub fn cook_then_build_as_told(
+    fx: &Fixture,
+    project: &str,
+    prepare_args: &[&str],
+    flags: &[&str],
+) -> Outcome {
+    cook_then(
+        fx,
+        project,
+        prepare_args,
+        flags,
+        &[],
+        gantry_cmd,
+        RealBuild::AsTold,
+    )
+}
+
+/// Which `cargo build` follows the cook.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RealBuild {
+    SameFlags,
+    AsTold,
+}
+
+/// The arguments after `cargo build` in cook's `note: … \`cargo build …\``, if it printed one.
+pub fn told_build_args(cook_stderr: &str) -> Option<Vec<String>> {
+    let line = cook_stderr
+        .lines()
+        .find(|l| l.starts_with("note:") && l.contains("`cargo build"))?;
+    let command = line.split('`').nth(1)?.strip_prefix("cargo build")?;
+    Some(command.split_whitespace().map(str::to_owned).collect())
+}
+
+fn cook_then(
+    fx: &Fixture,
+    project: &str,
+    prepare_args: &[&str],
+    flags: &[&str],
+    env: &[(&str, &str)],
+    gantry_cmd: fn(&Path) -> Command,
+    real_build: RealBuild,
+) -> Outcome {
     let recipe = prepare(fx, project, prepare_args);
     let dir = tempfile::Builder::new()
         .prefix("cook-")
@@ -355,10 +411,15 @@ pub fn cook_then_build_with(
 
     age_tree(fx.root());
     copy_over(fx.root(), &root);
+    let build_args = match real_build {
+        RealBuild::AsTold => told_build_args(&stderr(&cooked)),
+        RealBuild::SameFlags => None,
+    }
+    .unwrap_or_else(|| flags.iter().map(|f| f.to_string()).collect());
     let mut build = cargo(&cook_dir);
     build
         .arg("build")
-        .args(flags)
+        .args(&build_args)
         .arg("--message-format=json-render-diagnostics")
         .envs(env.iter().copied());
     let out = ok(build.output().unwrap(), "real build");
