@@ -7,6 +7,7 @@ use cargo_gantry::dockerfile::{self, Facts, marker};
 use cargo_gantry::fsutil::write_atomic;
 use cargo_gantry::resolve::{self, Request};
 use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features};
+use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::{Error, Result, assets, process, project};
 
 use crate::cli::DockerfileArgs;
@@ -113,7 +114,7 @@ fn vendor(root: &Path, locked: bool) -> Result<()> {
     if root.join("vendor").exists() {
         return Ok(());
     }
-    let mut cmd = process::command("cargo", root);
+    let mut cmd = cargo::command(root, Toolchain::Inherited);
     cmd.arg("vendor");
     if locked {
         cmd.arg("--locked");
