@@ -28,9 +28,24 @@ pub enum Command {
     Build(Box<ImageArgs>),
     /// Write a Dockerfile and .dockerignore tailored to the project.
     Dockerfile(DockerfileArgs),
+    /// Build the image, load it into the local engine and run it (removed on exit).
+    Run(Box<RunArgs>),
 }
 
 #[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Publish a container port: `[IP:]HOST:CONTAINER[/PROTO]` (repeatable). `-p` stays cargo's
+    /// package flag.
+    #[arg(long = "publish", value_name = "HOST:CTR")]
+    pub publish: Vec<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Arguments for the program.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ImageArgs {
     /// What the image starts from: `auto` (only what the binary needs, from this machine),
     /// `scratch`, `oci:DIR[:TAG]`, `docker-archive:FILE` or `REGISTRY/REPO[:TAG|@DIGEST]`.

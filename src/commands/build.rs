@@ -11,7 +11,24 @@ use cargo_gantry::{Error, Result, assets, project};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
+/// One built and published image.
+pub struct Outcome {
+    pub target: Target,
+    pub image: cargo_gantry::oci::Image,
+    pub summary: image::Summary,
+    pub published: cargo_gantry::publish::Published,
+    /// The default OCI layout, when no output was named.
+    pub default_layout: Option<PathBuf>,
+}
+
 pub fn run(args: &ImageArgs) -> Result<()> {
+    let out = build(args)?;
+    report(args, &out);
+    Ok(())
+}
+
+/// Resolve, compile, assemble and publish; prints progress on stderr only.
+pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
     if args.build.workspace || args.build.targets_selected() {
         return Err(
@@ -68,6 +85,24 @@ pub fn run(args: &ImageArgs) -> Result<()> {
     for r in &published.references {
         eprintln!("       Wrote {r}");
     }
+    Ok(Outcome {
+        target,
+        image,
+        summary,
+        published,
+        default_layout,
+    })
+}
+
+/// What `build` prints on stdout: the image's name and digest, or the JSON summary.
+fn report(args: &ImageArgs, out: &Outcome) {
+    let Outcome {
+        target,
+        image,
+        summary,
+        published,
+        default_layout,
+    } = out;
     match args.message_format {
         MessageFormat::Json => {
             let layers: Vec<_> = image
@@ -111,7 +146,6 @@ pub fn run(args: &ImageArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
 }
 
 /// The image settings typed on the command line, as a settings layer.

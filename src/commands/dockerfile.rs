@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::dockerfile::{self, Facts, marker};
 use cargo_gantry::fsutil::write_atomic;
 use cargo_gantry::resolve::{self, Request};
 use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features};
-use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::{Error, Result, assets, process, project};
 
 use crate::cli::DockerfileArgs;
