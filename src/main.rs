@@ -27,6 +27,8 @@ fn main() {
         cli::Command::Cook(a) => commands::cook::run(a),
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
+        cli::Command::Sign(a) => commands::sign::run(a),
+        cli::Command::Verify(a) => commands::verify::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

@@ -7,7 +7,7 @@
 //!   Client                                      client.rs      one request: retries, auth, errors
 //!   CredentialSource                            auth.rs        env, docker config, helpers
 //!   Progress                                    progress.rs    bars on a terminal, lines otherwise
-//! Repository                                  artifact.rs    manifests and small blobs (signatures)
+//! Repository                                    artifact.rs    manifests and small blobs (signatures)
 //! ```
 //!
 //! `publish::Registry` is the `Publisher` on top of `push`. Like `oci`, this module knows nothing

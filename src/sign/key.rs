@@ -435,7 +435,7 @@ mod tests {
     fn the_env_value_is_pem_text_or_a_path_and_errors_name_the_variable() {
         let from_env = signing_key(None, Some(P256.to_owned())).unwrap();
         assert_eq!(from_env.verifying_key(), public(P256_PUB).unwrap());
-        let err = signing_key(None, Some(format!("{P256_PUB}"))).unwrap_err();
+        let err = signing_key(None, Some(P256_PUB.to_owned())).unwrap_err();
         assert!(
             err.message()
                 .starts_with("the PEM text in `GANTRY_SIGNING_KEY`")
