@@ -174,3 +174,80 @@ fn judge(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::Digest;
+    use crate::sign::key::{KeyOrigin, SigningKey};
+    use crate::sign::payload::payload;
+
+    fn key() -> SigningKey {
+        SigningKey::from_pem(include_str!("testdata/p256.pem"), &KeyOrigin::Env("TEST")).unwrap()
+    }
+
+    fn image(s: &str) -> ImageRef {
+        ImageRef::parse(s).unwrap()
+    }
+
+    #[test]
+    fn each_claim_is_checked_only_once_the_signature_holds() {
+        let key = key();
+        let public = key.verifying_key();
+        let app = image("ghcr.io/team/app:1");
+        let digest = Digest::of(b"manifest");
+        let d = digest.as_str();
+        let signed = payload(&app, &digest);
+        let sig = key.sign(&signed);
+        let judge_as = |bytes: &[u8], sig: &[u8], img: &ImageRef, policy| {
+            judge(bytes, sig, &public, img, d, policy)
+        };
+        assert_eq!(
+            judge_as(&signed, &sig, &app, ReferencePolicy::MustMatch),
+            Ok(())
+        );
+        assert_eq!(
+            judge_as(b"{}", &sig, &app, ReferencePolicy::MustMatch),
+            Err(Rejection::WrongKey)
+        );
+
+        let other_digest = payload(&app, &Digest::of(b"other"));
+        assert_eq!(
+            judge_as(
+                &other_digest,
+                &key.sign(&other_digest),
+                &app,
+                ReferencePolicy::Any
+            ),
+            Err(Rejection::WrongDigest(Digest::of(b"other").to_string()))
+        );
+
+        let mirror = image("ghcr.io/mirror/app:1");
+        assert_eq!(
+            judge_as(&signed, &sig, &mirror, ReferencePolicy::MustMatch),
+            Err(Rejection::WrongReference("ghcr.io/team/app".into()))
+        );
+        assert_eq!(
+            judge_as(&signed, &sig, &mirror, ReferencePolicy::Any),
+            Ok(())
+        );
+
+        let typed = String::from_utf8(signed.clone()).unwrap().replace(
+            "cosign container image signature",
+            "atomic container signature",
+        );
+        assert_eq!(
+            judge_as(
+                typed.as_bytes(),
+                &key.sign(typed.as_bytes()),
+                &app,
+                ReferencePolicy::Any
+            ),
+            Err(Rejection::WrongType("atomic container signature".into()))
+        );
+        assert!(matches!(
+            judge_as(b"[]", &key.sign(b"[]"), &app, ReferencePolicy::Any),
+            Err(Rejection::NotAPayload(_))
+        ));
+    }
+}

@@ -97,7 +97,10 @@ pub fn signing_key(flag: Option<&Path>, env_value: Option<String>) -> Result<Sig
 fn read_pem(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| {
         let err = Error::user(format!("failed to read the key `{}`", path.display())).caused_by(e);
-        err.with_hint("check the path given with `--key`")
+        err.with_hint(format!(
+            "check the path given with `--key` or in `{}`",
+            env::SIGNING_KEY
+        ))
     })?;
     // A key file that is not text is not PEM; say so without echoing any of it.
     String::from_utf8(bytes).map_err(|_| not_pem(&KeyOrigin::File(path.to_owned())))
