@@ -2,8 +2,8 @@
 # Install and start what the test suite needs, when it is missing: the Docker engine (Debian's
 # docker.io, used through /usr/bin/docker with BuildKit), the local stand-ins for the base images
 # (../shared/docker/make-local-images.sh; nothing can be pulled here), the OCI validators (skopeo,
-# umoci, crun), the distribution registry and htpasswd for the registry tests, and the C libraries
-# the ELF tests link against. Idempotent: a second run takes about a second.
+# umoci, crun), the distribution registry and htpasswd for the registry tests, openssl for the
+# signature tests, and the C libraries the ELF tests link against. Idempotent: a second run takes about a second.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +17,7 @@ command -v umoci >/dev/null || need+=(umoci)
 command -v crun >/dev/null || need+=(crun)
 command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v openssl >/dev/null || need+=(openssl)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v git >/dev/null || need+=(git)
 arch=$(dpkg --print-architecture)

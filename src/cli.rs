@@ -30,6 +30,42 @@ pub enum Command {
     Dockerfile(DockerfileArgs),
     /// Build the image, load it into the local engine and run it (removed on exit).
     Run(Box<RunArgs>),
+    /// Sign images in a registry with a private key, as `cosign sign --key` does.
+    Sign(SignArgs),
+    /// Check that images in a registry carry a valid signature by a public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The private key: a PKCS#8 PEM file, ECDSA P-256 or Ed25519 (default: `GANTRY_SIGNING_KEY`,
+    /// which holds the PEM text itself or a path to it).
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: Option<PathBuf>,
+    /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// The images: `REGISTRY/REPO[:TAG]` (signed at the digest the tag names now) or
+    /// `REGISTRY/REPO@sha256:DIGEST`.
+    #[arg(value_name = "REF", required = true)]
+    pub refs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The signer's public key: a PKIX PEM file (`-----BEGIN PUBLIC KEY-----`), e.g. `cosign.pub`.
+    #[arg(long, value_name = "PUB.pem")]
+    pub key: PathBuf,
+    /// Accept signatures whose payload names another repository (a copied image); by default
+    /// the payload's `docker-reference` must name the repository being verified.
+    #[arg(long)]
+    pub any_reference: bool,
+    /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// The images: `REGISTRY/REPO[:TAG]` or `REGISTRY/REPO@sha256:DIGEST`.
+    #[arg(value_name = "REF", required = true)]
+    pub refs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@
 //!   image::build(&Inputs) -> oci::Image                 the binary + exactly the libs it needs
 //! publish::Publisher                     OCI layout, docker archive, engine load, registry
 //! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
+//! sign::sign() / sign::verify() / sign::dsse            cosign signatures in a registry, DSSE envelopes
 //! ```
 //!
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
@@ -36,6 +37,7 @@ pub mod publish;
 pub mod registry;
 pub mod resolve;
 pub mod settings;
+pub mod sign;
 pub mod skeleton;
 
 pub use error::{Error, Result};

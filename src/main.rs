@@ -28,6 +28,8 @@ fn main() {
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
         cli::Command::Run(a) => commands::run::run(a),
+        cli::Command::Sign(a) => commands::sign::run(a),
+        cli::Command::Verify(a) => commands::verify::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

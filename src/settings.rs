@@ -36,6 +36,8 @@ pub mod env {
     pub const REGISTRY_USER: &str = "GANTRY_REGISTRY_USER";
     pub const REGISTRY_PASSWORD: &str = "GANTRY_REGISTRY_PASSWORD";
     pub const ENGINE: &str = "GANTRY_ENGINE";
+    /// The private key `sign` uses without `--key`: PEM text, or a path to a PEM file.
+    pub const SIGNING_KEY: &str = "GANTRY_SIGNING_KEY";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
     pub const E2E: &str = "GANTRY_E2E";
     /// The reproducible-builds convention for timestamps in outputs.

@@ -5,6 +5,8 @@ pub mod cook;
 pub mod dockerfile;
 pub mod prepare;
 pub mod run;
+pub mod sign;
+pub mod verify;
 
 use crate::cli::BuildArgs;
 use cargo_gantry::settings::{CargoBuild, LockMode, Profile, TargetSelection, split_features};

@@ -7,11 +7,13 @@
 //!   Client                                      client.rs      one request: retries, auth, errors
 //!   CredentialSource                            auth.rs        env, docker config, helpers
 //!   Progress                                    progress.rs    bars on a terminal, lines otherwise
+//! Repository                                    artifact.rs    manifests and small blobs (signatures)
 //! ```
 //!
 //! `publish::Registry` is the `Publisher` on top of `push`. Like `oci`, this module knows nothing
 //! of cargo.
 
+mod artifact;
 mod auth;
 mod client;
 mod failure;
@@ -26,6 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::Result;
 
+pub use artifact::{Access, Manifest, Repository};
 pub use auth::{Credential, CredentialSource, Secret};
 pub use client::ClientOptions;
 pub use progress::ProgressMode;

@@ -14,3 +14,4 @@ mod oci;
 mod recipe_stability;
 mod registry;
 mod run;
+mod sign;
