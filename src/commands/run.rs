@@ -20,7 +20,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut image_args = args.image.clone();
     let env = std::mem::take(&mut image_args.env);
     for e in &env {
-        if !e.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+        if e.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
             return Err(Error::user(format!("`--env {e}` is not KEY=VALUE"))
                 .with_hint("write it as `--env NAME=value`"));
         }
