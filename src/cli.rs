@@ -105,6 +105,9 @@ pub struct ImageArgs {
     /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// Sign every pushed image with this private key (cosign's format), as `cargo gantry sign`.
+    #[arg(long, value_name = "KEY.pem", requires = "push")]
+    pub sign_key: Option<PathBuf>,
     /// Set an environment variable in the image (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

@@ -7,7 +7,7 @@ use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publish
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
 use cargo_gantry::settings::{Layer, Profile, env};
-use cargo_gantry::{Error, Result, assets, project};
+use cargo_gantry::{Error, Result, assets, project, sign};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
@@ -65,6 +65,12 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let created = source_date_epoch()?;
     let (publisher, default_layout) =
         publishers(args, &project.target_directory, &target, &client)?;
+    // The key is read (and refused if unusable) before the compile, like every other input.
+    let sign_key = args
+        .sign_key
+        .as_deref()
+        .map(|k| sign::signing_key(Some(k), None))
+        .transpose()?;
     let base = target
         .base
         .load(&target.platform.oci(), scratch.path(), &pull)?;
@@ -84,6 +90,17 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let published = publisher.publish(&image)?;
     for r in &published.references {
         eprintln!("       Wrote {r}");
+    }
+    if let Some(key) = &sign_key {
+        for reference in &args.push {
+            let signed = sign::sign_pushed(
+                &client,
+                &ImageRef::parse(reference)?,
+                &published.digest,
+                key,
+            )?;
+            eprintln!("      Signed {} ({})", signed.image, signed.signatures);
+        }
     }
     Ok(Outcome {
         target,

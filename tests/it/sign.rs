@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::registry::{client_options, options, random_image};
 use crate::support::registry::{TestRegistry, run, tool};
-use crate::support::{gantry_cmd, stderr, stdout};
+use crate::support::{Fixture, gantry_cmd, stderr, stdout};
 
 const OPENSSL: &str = "/usr/bin/openssl";
 
@@ -426,4 +426,38 @@ fn verify_checks_every_reference_and_prints_those_that_verified() {
         format!("{}@{}\n", s.image("team/app"), s.digest)
     );
     assert!(stderr(&out).contains("is not signed"), "{}", stderr(&out));
+}
+
+#[test]
+fn build_push_with_sign_key_signs_what_it_pushed() {
+    let Some(s) = setup() else { return };
+    let fx = Fixture::new();
+    fx.bin_package("app", "signed-app", "", "hi");
+    let reference = s.image("team/built:1");
+    let key = s.path("a.pem");
+    let out = gantry_cmd(&fx.path("app"))
+        .args(["build", "--push", &reference, "--sign-key"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let pushed = stdout(&out).trim().to_owned();
+    assert!(pushed.contains("@sha256:"), "{pushed}");
+    assert!(stderr(&out).contains("Signed"), "{}", stderr(&out));
+    let out = s.verify("a", &[&reference]);
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), pushed);
+    // A wrong key is refused before anything is compiled.
+    let out = gantry_cmd(&fx.path("app"))
+        .args([
+            "build",
+            "--push",
+            &reference,
+            "--sign-key",
+            "/no/such/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Compiling"), "{}", stderr(&out));
 }
