@@ -41,18 +41,37 @@ impl BlobSource {
     /// A reader over exactly the blob's `size` bytes; reading past a truncated file is an error
     /// rather than a silently short blob.
     pub fn open(&self, size: u64) -> Result<Box<dyn Read + Send>> {
+        self.open_at(size, 0)
+    }
+
+    /// The blob's bytes from `position` on (of `size` in all), e.g. to resume an upload.
+    pub fn open_at(&self, size: u64, position: u64) -> Result<Box<dyn Read + Send>> {
         let path = self.path();
         let offset = match self {
             BlobSource::File { offset, .. } => *offset,
             BlobSource::Temp(_) => 0,
         };
-        let mut file = File::open(path).map_err(|e| Error::io("open blob", path, e))?;
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::io("seek in", path, e))?;
-        }
-        Ok(Box::new(ExactReader::new(file, size, path.to_owned())))
+        let file = File::open(path).map_err(|e| Error::io("open blob", path, e))?;
+        let reader = window(file, offset, size, position, path)?;
+        Ok(Box::new(reader))
     }
+}
+
+/// `size` bytes of `source` from `offset`, read from `position` in them on.
+pub(crate) fn window<R: Read + Seek>(
+    mut source: R,
+    offset: u64,
+    size: u64,
+    position: u64,
+    path: &Path,
+) -> Result<ExactReader<R>> {
+    let position = position.min(size);
+    // Seek, not read and discard: resuming a chunked upload near the end of a large layer must
+    // not read the whole layer again for every chunk.
+    source
+        .seek(SeekFrom::Start(offset.saturating_add(position)))
+        .map_err(|e| Error::io("seek in", path, e))?;
+    Ok(ExactReader::new(source, size - position, path.to_owned()))
 }
 
 /// Yields exactly `remaining` bytes and fails if the source ends early. Tar headers and
@@ -168,6 +187,44 @@ mod tests {
         let err = write_blob(dir.path(), &b"bytes"[..], Some(&wrong)).unwrap_err();
         assert!(err.message().contains(wrong.as_str()), "{}", err.message());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// A seekable source that counts the bytes read from it.
+    struct Counting<'a> {
+        inner: io::Cursor<Vec<u8>>,
+        read: &'a std::cell::Cell<u64>,
+    }
+
+    impl Read for Counting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.set(self.read.get() + n as u64);
+            Ok(n)
+        }
+    }
+
+    impl Seek for Counting<'_> {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    #[test]
+    fn resuming_near_the_end_reads_only_the_rest() {
+        let data: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+        let read = std::cell::Cell::new(0);
+        let source = Counting {
+            inner: io::Cursor::new(data.clone()),
+            read: &read,
+        };
+        // A 1000-byte blob at offset 3 of its file, resumed at byte 900.
+        let mut rest = Vec::new();
+        window(source, 3, 1000, 900, Path::new("f"))
+            .unwrap()
+            .read_to_end(&mut rest)
+            .unwrap();
+        assert_eq!(rest, data[903..1003]);
+        assert_eq!(read.get(), 100, "bytes read from the source");
     }
 
     #[test]

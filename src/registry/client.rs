@@ -14,15 +14,19 @@ use std::time::Duration;
 use ureq::http::{self, Method};
 
 use crate::error::Result;
-use crate::registry::auth::{self, Challenge, Credential, CredentialSource, Secret};
-use crate::registry::failure::{self, is_transient};
+use crate::registry::Cancel;
+use crate::registry::auth::{Credential, CredentialSource, Secret};
+use crate::registry::failure;
+use crate::registry::origin::{self, Origin};
 use crate::registry::progress::ProgressMode;
 use crate::registry::reference::{ImageRef, is_loopback_host};
-use crate::registry::retry::{RetryPolicy, retry_after, retryable};
+use crate::registry::retry::{Budget, RetryPolicy, retry_after};
 
 pub(crate) type Response = http::Response<ureq::Body>;
 /// Error bodies are read for their message only; a registry may send an HTML page.
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+pub(super) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// Redirects followed for one request (the same as browsers and `ureq`'s default).
+const MAX_REDIRECTS: usize = 10;
 
 /// How to talk to registries; shared by push and pull.
 #[derive(Clone, Debug, Default)]
@@ -31,7 +35,37 @@ pub struct ClientOptions {
     /// Registries (`host[:port]`) reached over plain HTTP; loopback ones always are.
     pub insecure: Vec<String>,
     pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
     pub progress: ProgressMode,
+}
+
+/// How long a registry may keep gantry waiting before the request counts as failed (and is
+/// retried, within `RetryPolicy`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection, TLS handshake included.
+    pub connect: Duration,
+    /// The longest a registry may stay silent: before it starts to answer, and between two reads
+    /// (or writes) while a body streams. A slow transfer that keeps moving never hits it.
+    pub read: Duration,
+    /// The wait for the answer that completes a blob upload, while the registry checks the digest
+    /// and moves the blob into its storage.
+    pub commit: Duration,
+}
+
+impl Default for Timeouts {
+    /// Connect: 10 s, far above a connection across the world (and its TLS handshake), so that a
+    /// dropped SYN is retried instead of waited out. Read: 60 s of silence, which no working
+    /// registry needs between two packets or before answering an ordinary request. Commit: 5
+    /// minutes, because a registry backed by object storage may copy a multi-gigabyte blob before
+    /// it answers the final `PUT`.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+            commit: Duration::from_secs(300),
+        }
+    }
 }
 
 pub(crate) enum Body<'a> {
@@ -42,11 +76,21 @@ pub(crate) enum Body<'a> {
     Stream(Box<dyn Read + Send + 'a>, u64),
 }
 
+/// How long to wait for the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// `Timeouts::read`.
+    Read,
+    /// `Timeouts::commit`: the request completes a blob upload.
+    Commit,
+}
+
 pub(crate) struct Req<'a> {
     pub method: Method,
     pub url: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Body<'a>,
+    pub wait: Wait,
 }
 
 impl<'a> Req<'a> {
@@ -56,6 +100,7 @@ impl<'a> Req<'a> {
             url,
             headers: Vec::new(),
             body: Body::Empty,
+            wait: Wait::Read,
         }
     }
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Req<'a> {
@@ -66,36 +111,34 @@ impl<'a> Req<'a> {
         self.body = body;
         self
     }
+    pub fn wait(mut self, wait: Wait) -> Req<'a> {
+        self.wait = wait;
+        self
+    }
 }
 
-/// One registry, one set of repository scopes (`repository:NAME:pull,push`).
+/// One registry, one set of repository scopes (`repository:NAME:pull,push`), one push or pull.
 pub(crate) struct Client {
     agent: ureq::Agent,
     base: String,
-    host: String,
-    auth_key: String,
+    /// Where the registry's credentials (and tokens) may go: nowhere else.
+    pub(super) origin: Origin,
+    pub(super) host: String,
+    pub(super) auth_key: String,
     doing: String,
-    scopes: Vec<String>,
-    source: CredentialSource,
-    credential: Mutex<Option<Option<Credential>>>,
-    authorization: Mutex<Option<Secret>>,
+    pub(super) scopes: Vec<String>,
+    pub(super) source: CredentialSource,
+    pub(super) credential: Mutex<Option<Option<Credential>>>,
+    pub(super) authorization: Mutex<Option<Secret>>,
     /// Held while answering a challenge, so parallel uploads that were all refused fetch one
     /// token between them rather than one each.
-    authenticating: Mutex<()>,
+    pub(super) authenticating: Mutex<()>,
     pub retry: RetryPolicy,
+    timeouts: Timeouts,
     /// Hosts the user allowed plain HTTP for (`--insecure-registry`).
-    insecure: Vec<String>,
-}
-
-/// Whether credentials may go to a token service at `realm`: over HTTPS, or plain HTTP only to a
-/// loopback host or one the user named insecure. A registry must not be able to make gantry send a
-/// password in clear text across the network.
-fn credentials_allowed(realm: &str, insecure: &[String]) -> bool {
-    let Some(rest) = realm.strip_prefix("http://") else {
-        return true;
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    is_loopback_host(host) || insecure.iter().any(|h| h == host)
+    pub(super) insecure: Vec<String>,
+    /// Set by the first transfer that fails for good; no request is sent after it.
+    pub cancel: Cancel,
 }
 
 impl Client {
@@ -104,22 +147,35 @@ impl Client {
         scopes: Vec<String>,
         doing: String,
         options: &ClientOptions,
-    ) -> Client {
+    ) -> Result<Client> {
         let registry = reference.registry();
         let plain = is_loopback_host(registry) || options.insecure.iter().any(|h| h == registry);
         let scheme = if plain { "http" } else { "https" };
+        let timeouts = options.timeouts.clone();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("cargo-gantry/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
-            // A registry may hash a large blob before it answers the final PUT.
-            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_per_read(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.read))
+            // Followed by `send`, which decides who gets the credentials.
+            .max_redirects(0)
             .max_idle_connections_per_host(8)
             .build()
             .into();
-        Client {
+        let base = format!("{scheme}://{}", reference.api_host());
+        let Some(origin) = Origin::of(&base) else {
+            return Err(crate::Error::user(format!(
+                "`{registry}` is not a registry host gantry can reach (`{base}` is no URL)"
+            ))
+            .with_hint(
+                "write the registry as `host` or `host:port`, e.g. `ghcr.io` or `127.0.0.1:5000`",
+            ));
+        };
+        Ok(Client {
             agent,
-            base: format!("{scheme}://{}", reference.api_host()),
+            origin,
+            base,
             host: registry.to_owned(),
             auth_key: reference.auth_key().to_owned(),
             doing,
@@ -129,8 +185,10 @@ impl Client {
             authorization: Mutex::new(None),
             authenticating: Mutex::new(()),
             retry: options.retry.clone(),
+            timeouts,
             insecure: options.insecure.clone(),
-        }
+            cancel: Cancel::default(),
+        })
     }
 
     /// `/v2/<path>` on this registry.
@@ -138,279 +196,273 @@ impl Client {
         format!("{}/v2/{path}", self.base)
     }
 
-    /// A `Location` header made absolute (registries may answer with a path only).
-    pub fn resolve(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_owned()
-        } else {
-            format!("{}/{}", self.base, location.trim_start_matches('/'))
-        }
-    }
-
     pub fn doing(&self) -> &str {
         &self.doing
     }
 
-    /// Send `req`, retrying transient failures and answering auth challenges; any status not in
-    /// `ok` becomes an error naming the request and the registry's answer.
-    pub fn send(&self, req: Req, ok: &[u16]) -> Result<Response> {
-        self.send_with(req, ok, true)
+    /// `work` with the retry policy of this client, until it succeeds or fails for good.
+    pub fn retrying<T>(&self, work: impl FnMut(u32) -> Result<T>) -> Result<T> {
+        self.retry.run(&self.cancel, work)
     }
 
-    fn send_with(&self, mut req: Req, ok: &[u16], use_auth: bool) -> Result<Response> {
+    /// The retry budget of a unit of work made of several steps.
+    pub fn budget(&self) -> Budget<'_> {
+        self.retry.budget(&self.cancel)
+    }
+
+    pub(super) fn info<'r>(&'r self, method: &'r Method, url: &'r str) -> failure::Request<'r> {
+        let had_credentials = self
+            .credential
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(Option::is_some);
+        failure::Request {
+            method: method.as_str(),
+            url,
+            doing: &self.doing,
+            host: &self.host,
+            had_credentials,
+            timeouts: &self.timeouts,
+        }
+    }
+
+    /// Send `req` once, answering auth challenges and following redirects; any status not in `ok`
+    /// becomes an error naming the request and the registry's answer. Retrying is the caller's
+    /// business (`retrying`), once, around the whole unit of work.
+    pub fn send(&self, mut req: Req, ok: &[u16]) -> Result<Response> {
         let replayable = !matches!(req.body, Body::Stream(..));
-        let (mut attempt, mut reauthenticated) = (0, false);
+        let mut reauthenticated = false;
         let local_error = Arc::new(Mutex::new(None));
         loop {
-            attempt += 1;
-            let sent = use_auth
-                .then(|| self.authorization.lock().unwrap().clone())
-                .flatten();
-            let result = self.send_once(&mut req, sent.as_ref(), &local_error);
-            let had_credentials = self
-                .credential
-                .lock()
-                .unwrap()
-                .as_ref()
-                .is_some_and(Option::is_some);
-            let info = failure::Request {
-                method: req.method.as_str(),
-                url: &req.url,
-                doing: &self.doing,
-                host: &self.host,
-                attempts: attempt,
-                had_credentials,
-            };
+            if self.cancel.is_cancelled() {
+                return Err(self.info(&req.method, &req.url).cancelled());
+            }
+            let sent = self.authorization.lock().unwrap().clone();
+            let auth = sent.as_ref().map(|s| (s, &self.origin));
+            let result = self.exchange(&mut req, auth, &local_error);
+            let info = self.info(&req.method, &req.url);
+            if self.cancel.is_cancelled() {
+                return Err(info.cancelled());
+            }
             if let Some(local) = local_error.lock().unwrap().take() {
                 return Err(info.local(local));
             }
-            let mut resp = match result {
-                Ok(resp) => resp,
-                Err(e) if replayable && attempt < self.retry.attempts => {
-                    std::thread::sleep(self.retry.delay(attempt, None));
-                    drop(e);
-                    continue;
-                }
-                Err(e) => return Err(info.transport(&e)),
-            };
+            let (mut resp, url) = result.map_err(|e| info.transport(&e))?;
             let status = resp.status().as_u16();
             if ok.contains(&status) {
                 return Ok(resp);
             }
-            if status == 401
-                && use_auth
-                && !reauthenticated
-                && self.authenticate(&resp, sent.as_ref())?
-            {
+            let ours = Origin::of(&url).as_ref() == Some(&self.origin);
+            if status == 401 && !ours {
+                let other = Origin::of(&url).map(|o| o.authority()).unwrap_or(url);
+                return Err(info.foreign_challenge(&other));
+            }
+            if status == 401 && !reauthenticated && self.authenticate(&resp, sent.as_ref())? {
                 reauthenticated = true;
                 if replayable {
-                    attempt -= 1;
                     continue;
                 }
                 return Err(info.stale_auth());
             }
-            if retryable(status) && replayable && attempt < self.retry.attempts {
-                let wait = retry_after(
-                    resp.headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok()),
-                );
-                std::thread::sleep(self.retry.delay(attempt, wait));
-                continue;
-            }
-            let reason = resp.status().canonical_reason().unwrap_or("");
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(ERROR_BODY_LIMIT)
-                .read_to_vec()
-                .unwrap_or_default();
-            return Err(info.status(status, reason, &body));
+            return Err(self.status_error(&info, &mut resp));
         }
+    }
+
+    pub(super) fn status_error(
+        &self,
+        info: &failure::Request,
+        resp: &mut Response,
+    ) -> crate::Error {
+        let status = resp.status().as_u16();
+        let reason = resp.status().canonical_reason().unwrap_or("");
+        let wait = retry_after(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(ERROR_BODY_LIMIT)
+            .read_to_vec()
+            .unwrap_or_default();
+        info.status(status, reason, &body, wait)
+    }
+
+    /// Read the body of `resp` (an answer to `method url`) through `read`; a broken or stalled
+    /// body is a transient failure of the request, not an I/O error of whatever `read` writes.
+    pub fn read_body<T>(
+        &self,
+        method: &Method,
+        url: &str,
+        resp: Response,
+        limit: Option<u64>,
+        read: impl FnOnce(&mut (dyn Read + Send)) -> Result<T>,
+    ) -> Result<T> {
+        let body = resp.into_body();
+        let body = match limit {
+            Some(limit) => body.into_with_config().limit(limit).reader(),
+            None => body.into_reader(),
+        };
+        let mut watched = Watched {
+            inner: body,
+            cancel: &self.cancel,
+            error: None,
+        };
+        let result = read(&mut watched);
+        let info = self.info(method, url);
+        if self.cancel.is_cancelled() {
+            return result.map_err(|_| info.cancelled());
+        }
+        match watched.error.take() {
+            Some(e) if result.is_err() => Err(info.broken_body(ureq::Error::from(e))),
+            _ => result,
+        }
+    }
+
+    /// One request and the redirects it leads to. `auth` goes only to its origin (see
+    /// `origin.rs`); a redirect elsewhere is followed without it. Answers with the final URL.
+    pub(super) fn exchange(
+        &self,
+        req: &mut Req,
+        auth: Option<(&Secret, &Origin)>,
+        local: &Arc<Mutex<Option<String>>>,
+    ) -> Result<(Response, String), ureq::Error> {
+        let replayable = !matches!(req.body, Body::Stream(..));
+        let with_body = !matches!(req.body, Body::Empty);
+        let first = Origin::of(&req.url);
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let to = Origin::of(&url);
+            let header = auth
+                .filter(|(_, origin)| to.as_ref() == Some(*origin))
+                .map(|(secret, _)| secret);
+            let resp = self.send_once(req, &method, &url, header, local)?;
+            let follow = match resp.status().as_u16() {
+                301..=303 => matches!(method, Method::GET | Method::HEAD),
+                307 | 308 => replayable,
+                _ => false,
+            };
+            let next = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| origin::join(&url, location))
+                // A body (a token form with a refresh token, say) is replayed within its origin only.
+                .filter(|next| !with_body || Origin::of(next) == first);
+            match next.filter(|_| follow) {
+                Some(next) => {
+                    if resp.status() == 303 {
+                        method = Method::GET;
+                    }
+                    url = next;
+                }
+                None => return Ok((resp, url)),
+            }
+        }
+        Err(ureq::Error::TooManyRedirects)
     }
 
     fn send_once(
         &self,
         req: &mut Req,
+        method: &Method,
+        url: &str,
         auth: Option<&Secret>,
         local: &Arc<Mutex<Option<String>>>,
     ) -> Result<Response, ureq::Error> {
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(&req.url);
+        let mut builder = http::Request::builder().method(method.clone()).uri(url);
         for (name, value) in &req.headers {
             builder = builder.header(*name, value);
         }
         if let Some(auth) = auth {
             builder = builder.header("authorization", auth.expose());
         }
-        let has_body = !matches!(req.method, Method::GET | Method::HEAD);
+        let wait = match req.wait {
+            Wait::Read => self.timeouts.read,
+            Wait::Commit => self.timeouts.commit,
+        };
+        let run = |request| self.run(request, wait);
+        let has_body = !matches!(*method, Method::GET | Method::HEAD);
         match std::mem::replace(&mut req.body, Body::Empty) {
-            Body::Empty if has_body => self
-                .agent
-                .run(builder.header("content-length", "0").body(())?),
-            Body::Empty => self.agent.run(builder.body(())?),
+            Body::Empty if has_body => run(builder.header("content-length", "0").body(())?),
+            Body::Empty => run(builder.body(())?),
             Body::Bytes(bytes) => {
                 req.body = Body::Bytes(bytes);
-                self.agent.run(builder.body(bytes)?)
+                match has_body {
+                    true => self.run(builder.body(bytes)?, wait),
+                    false => run(builder.body(())?),
+                }
             }
             Body::Stream(reader, len) => {
                 let mut reader = Noting {
                     inner: reader,
                     local: local.clone(),
+                    cancel: &self.cancel,
                 };
                 let body = ureq::SendBody::from_reader(&mut reader);
-                self.agent.run(
+                self.run(
                     builder
                         .header("content-length", len.to_string())
                         .body(body)?,
+                    wait,
                 )
             }
         }
     }
 
-    fn credential(&self) -> Result<Option<Credential>> {
-        let mut cached = self.credential.lock().unwrap();
-        if cached.is_none() {
-            *cached = Some(self.source.resolve(&self.auth_key)?);
-        }
-        Ok(cached.clone().flatten())
-    }
-
-    /// Answer a 401's challenge; `false` when that cannot change anything (no credentials for
-    /// basic auth, or the same header was just refused).
-    fn authenticate(&self, resp: &Response, sent: Option<&Secret>) -> Result<bool> {
-        let challenges: Vec<Challenge> = resp
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .filter_map(|v| Challenge::parse(v.to_str().ok()?))
-            .collect();
-        let Some(challenge) = challenges
-            .iter()
-            .find(|c| matches!(c, Challenge::Bearer { .. }))
-            .or(challenges.first())
-        else {
-            return Ok(false);
-        };
-        let _one_at_a_time = self.authenticating.lock().unwrap();
-        if self.authorization.lock().unwrap().as_ref() != sent {
-            return Ok(true); // another thread has just answered a challenge: try its header
-        }
-        let credential = self.credential()?;
-        let header = match (challenge, &credential) {
-            (Challenge::Basic, Some(Credential::Basic { user, password })) => {
-                auth::basic_header(user, password)
-            }
-            (Challenge::Basic, _) => return Ok(false),
-            (
-                Challenge::Bearer {
-                    realm,
-                    service,
-                    scope,
-                },
-                _,
-            ) => self.token(
-                realm,
-                service.as_deref(),
-                scope.as_deref(),
-                credential.as_ref(),
-            )?,
-        };
-        if sent == Some(&header) {
-            return Ok(false);
-        }
-        *self.authorization.lock().unwrap() = Some(header);
-        Ok(true)
-    }
-
-    /// Ask the token service for a bearer token covering our scopes and the challenge's.
-    fn token(
+    fn run<S: ureq::AsSendBody>(
         &self,
-        realm: &str,
-        service: Option<&str>,
-        scope: Option<&str>,
-        credential: Option<&Credential>,
-    ) -> Result<Secret> {
-        if credential.is_some() && !credentials_allowed(realm, &self.insecure) {
-            return Err(crate::Error::user(format!(
-                "the registry `{}` asks for credentials at `{realm}`, over plain HTTP",
-                self.host
-            ))
-            .with_hint("gantry sends credentials only over HTTPS; if that token service is yours and the network trusted, pass --insecure-registry for its host"));
-        }
-        let mut scopes = self.scopes.clone();
-        scopes.extend(
-            scope
-                .map(str::to_owned)
-                .filter(|s| !self.scopes.contains(s)),
-        );
-        let mut params: Vec<(&str, &str)> = service.map(|s| ("service", s)).into_iter().collect();
-        let req = match credential {
-            Some(Credential::IdentityToken(refresh)) => {
-                let joined = scopes.join(" ");
-                params.extend([
-                    ("grant_type", "refresh_token"),
-                    ("client_id", "cargo-gantry"),
-                    ("scope", &joined),
-                ]);
-                params.push(("refresh_token", refresh.expose()));
-                let form = query(&params);
-                let req = Req::new(Method::POST, realm.to_owned())
-                    .header("content-type", "application/x-www-form-urlencoded");
-                return self.read_token(req.body(Body::Bytes(form.as_bytes())));
-            }
-            _ => {
-                params.extend(scopes.iter().map(|s| ("scope", s.as_str())));
-                let sep = if realm.contains('?') { '&' } else { '?' };
-                Req::new(Method::GET, format!("{realm}{sep}{}", query(&params)))
-            }
-        };
-        let req = match credential {
-            Some(Credential::Basic { user, password }) => {
-                req.header("authorization", auth::basic_header(user, password).expose())
-            }
-            _ => req,
-        };
-        self.read_token(req)
-    }
-
-    fn read_token(&self, req: Req) -> Result<Secret> {
-        #[derive(serde::Deserialize)]
-        struct Token {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let mut resp = self.send_with(req, &[200], false)?;
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(ERROR_BODY_LIMIT)
-            .read_to_vec()
-            .unwrap_or_default();
-        let parsed: Option<Token> = serde_json::from_slice(&bytes).ok();
-        match parsed.and_then(|t| t.token.or(t.access_token)) {
-            Some(token) => Ok(Secret::new(format!("Bearer {token}"))),
-            None => Err(crate::Error::failure(format!(
-                "the token service of `{}` answered without a token",
-                self.host
-            ))),
-        }
+        request: http::Request<S>,
+        wait: Duration,
+    ) -> Result<Response, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_per_read(Some(wait))
+            .build();
+        self.agent.run(request)
     }
 }
 
 /// Remembers an error of our own reader, so that a missing blob file is not reported as the
-/// registry's fault (ureq only sees an I/O error).
-struct Noting<'a> {
+/// registry's fault (ureq only sees an I/O error); and stops the upload once cancelled.
+struct Noting<'a, 'c> {
     inner: Box<dyn Read + Send + 'a>,
     local: Arc<Mutex<Option<String>>>,
+    cancel: &'c Cancel,
 }
 
-impl Read for Noting<'_> {
+impl Read for Noting<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
         self.inner
             .read(buf)
             .inspect_err(|e| *self.local.lock().unwrap() = Some(e.to_string()))
+    }
+}
+
+/// Remembers the transport's error while a body is read, and stops reading once cancelled.
+struct Watched<'c, R> {
+    inner: R,
+    cancel: &'c Cancel,
+    error: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Watched<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        self.inner.read(buf).map_err(|e| {
+            let keep = std::io::Error::new(e.kind(), e.to_string());
+            self.error = Some(e);
+            keep
+        })
     }
 }
 
@@ -440,23 +492,15 @@ pub(crate) fn query(params: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// Whether a failed upload step deserves a fresh attempt at the blob level.
-pub(crate) fn worth_retrying(err: &crate::Error) -> bool {
-    is_transient(err) || matches!(failure::status_of(err), Some(404 | 416))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn credentials_go_only_over_https_or_to_trusted_hosts() {
-        assert!(credentials_allowed("https://auth.example.com/token", &[]));
-        assert!(credentials_allowed("http://127.0.0.1:5001/token?x=1", &[]));
-        assert!(!credentials_allowed("http://auth.example.com/token", &[]));
-        assert!(credentials_allowed(
-            "http://auth.example.com/token",
-            &["auth.example.com".into()]
-        ));
+    fn query_encodes_all_but_scope_characters() {
+        assert_eq!(
+            query(&[("scope", "repository:a/b:pull,push"), ("x", "a b&c")]),
+            "scope=repository:a/b:pull,push&x=a%20b%26c"
+        );
     }
 }

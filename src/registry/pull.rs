@@ -4,6 +4,7 @@
 //! A tag costs one `HEAD` to learn its digest; everything below that digest (index, manifest,
 //! config, layers) is content-addressed, so once cached it is never downloaded again. Every
 //! download is hashed while it is written and only renamed into the cache when it matches.
+//! Each download is one unit of work for the retry layer: a body that breaks off is fetched again.
 
 use std::path::PathBuf;
 
@@ -69,7 +70,7 @@ pub fn pull(reference: &ImageRef, platform: &Platform, options: &PullOptions) ->
         scopes,
         format!("pulling `{reference}`"),
         &options.client,
-    );
+    )?;
     let dir = options.cache_dir.join("sha256");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the blob cache", &dir, e))?;
     let puller = Puller {
@@ -171,35 +172,31 @@ impl Puller<'_> {
     /// The digest a tag points at, from a `HEAD` (which Docker Hub does not rate-limit).
     fn resolve_tag(&self) -> Result<Digest> {
         let url = self.manifest_url(&self.reference.manifest_reference());
-        let resp = self.client.send(
-            Req::new(Method::HEAD, url.clone()).header("accept", ACCEPT),
-            &[200],
-        )?;
-        if let Some(d) = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| Digest::parse(v.to_str().ok()?).ok())
-        {
-            return Ok(d);
-        }
-        // Not every registry sends the digest on HEAD: fetch the manifest and hash it.
-        let mut resp = self
-            .client
-            .send(Req::new(Method::GET, url).header("accept", ACCEPT), &[200])?;
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MANIFEST_LIMIT)
-            .read_to_vec()
-            .map_err(|e| {
-                Error::failure(format!(
-                    "failed to read the manifest of `{}`",
-                    self.reference
-                ))
-                .caused_by(e)
-            })?;
-        write_blob(&self.dir, &bytes[..], None)?;
-        Ok(Digest::of(&bytes))
+        self.client.retrying(|_| {
+            let resp = self.client.send(
+                Req::new(Method::HEAD, url.clone()).header("accept", ACCEPT),
+                &[200],
+            )?;
+            if let Some(d) = resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| Digest::parse(v.to_str().ok()?).ok())
+            {
+                return Ok(d);
+            }
+            // Not every registry sends the digest on HEAD: fetch the manifest and hash it.
+            let resp = self.client.send(
+                Req::new(Method::GET, url.clone()).header("accept", ACCEPT),
+                &[200],
+            )?;
+            let limit = Some(MANIFEST_LIMIT);
+            let (digest, _) = self
+                .client
+                .read_body(&Method::GET, &url, resp, limit, |body| {
+                    write_blob(&self.dir, body, None)
+                })?;
+            Ok(digest)
+        })
     }
 
     fn cached(&self, digest: &Digest) -> PathBuf {
@@ -216,11 +213,15 @@ impl Puller<'_> {
                     .client
                     .url(&format!("{}/blobs/{digest}", self.reference.repository())),
             };
-            let mut resp = self
-                .client
-                .send(Req::new(Method::GET, url).header("accept", ACCEPT), &[200])?;
-            let reader = resp.body_mut().with_config().limit(MANIFEST_LIMIT).reader();
-            write_blob(&self.dir, reader, Some(digest))?;
+            self.client.retrying(|_| {
+                let req = Req::new(Method::GET, url.clone()).header("accept", ACCEPT);
+                let resp = self.client.send(req, &[200])?;
+                let limit = Some(MANIFEST_LIMIT);
+                self.client
+                    .read_body(&Method::GET, &url, resp, limit, |body| {
+                        write_blob(&self.dir, body, Some(digest))
+                    })
+            })?;
         }
         std::fs::read(&path).map_err(|e| Error::io("read", &path, e))
     }
@@ -251,7 +252,7 @@ impl Puller<'_> {
             )));
         }
         let descriptors = manifest.layers();
-        let paths = super::parallel(descriptors, jobs.max(1), |d| {
+        let paths = super::parallel(descriptors, jobs.max(1), &self.client.cancel, |d| {
             self.layer(&Digest::try_from(d.digest())?, d.size())
         })?;
         let mut layers = Vec::new();
@@ -279,27 +280,16 @@ impl Puller<'_> {
         let url = self
             .client
             .url(&format!("{}/blobs/{digest}", self.reference.repository()));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        self.client.retrying(|_| {
             bar.rewind(0);
-            let result = self
+            let resp = self
                 .client
-                .send(Req::new(Method::GET, url.clone()), &[200])
-                .and_then(|resp| {
-                    let reader = bar.wrap(Box::new(resp.into_body().into_reader()));
-                    write_blob(&self.dir, reader, Some(digest))
-                });
-            match result {
-                Ok(_) => break,
-                // A body cut off mid-way has no status (the request itself was already retried):
-                // download it again.
-                Err(e) if attempt < self.client.retry.attempts && status_of(&e).is_none() => {
-                    std::thread::sleep(self.client.retry.delay(attempt, None));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+                .send(Req::new(Method::GET, url.clone()), &[200])?;
+            self.client
+                .read_body(&Method::GET, &url, resp, None, |body| {
+                    write_blob(&self.dir, bar.wrap(Box::new(body)), Some(digest))
+                })
+        })?;
         bar.finish("pulled");
         Ok(path)
     }

@@ -3,16 +3,19 @@
 //! Per blob: `HEAD` first (present: nothing to send, which is also what makes an interrupted
 //! push cheap to rerun), then a cross-repository mount from the base image's repository when it
 //! is on the same registry, then an upload: one `PUT` with the whole blob (monolithic), or
-//! `PATCH` chunks and a final `PUT` (chunked). A chunk that fails is resumed from the offset the
-//! registry reports; a session the registry dropped is started again, up to the retry budget.
-//! Blobs go in parallel (`jobs`); the manifest goes last, so a tag never points at missing blobs.
+//! `PATCH` chunks and a final `PUT` (chunked). A blob is one unit of work for the retry layer:
+//! a chunked upload that fails is resumed from the offset the registry reports (the file is
+//! opened there, not read again from its start); a session the registry dropped is started
+//! again. Blobs go in parallel (`jobs`), and the first one that fails for good stops the others.
+//! The manifest goes last, so a tag never points at missing blobs.
 
 use std::io::Read;
 
 use ureq::http::Method;
 
-use super::client::{Body, Client, ClientOptions, Req, Response, query, worth_retrying};
-use super::failure::is_transient;
+use super::client::{Body, Client, ClientOptions, Req, Response, Wait, query};
+use super::failure::{self, status_of};
+use super::origin;
 use super::progress::{Blob, Progress};
 use super::pull::BASE_NAME;
 use super::reference::ImageRef;
@@ -20,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::oci::{Digest, Image, Layer};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCTETS: &str = "application/octet-stream";
 
 #[derive(Clone, Debug)]
 pub struct PushOptions {
@@ -85,17 +89,13 @@ impl<'a> BlobJob<'a> {
     /// The blob's bytes from `position` on.
     fn open(&self, position: u64) -> Result<Box<dyn Read + Send + 'a>> {
         match self.content {
-            Content::Bytes(bytes) => Ok(Box::new(&bytes[position as usize..])),
-            Content::Layer(layer) => {
-                let mut reader = layer.open()?;
-                std::io::copy(&mut reader.by_ref().take(position), &mut std::io::sink()).map_err(
-                    |e| {
-                        Error::failure(format!("failed to read layer `{}`", self.digest))
-                            .caused_by(e)
-                    },
-                )?;
-                Ok(reader)
+            Content::Bytes(bytes) => {
+                let start = usize::try_from(position)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                Ok(Box::new(&bytes[start..]))
             }
+            Content::Layer(layer) => layer.open_at(position),
         }
     }
 }
@@ -118,7 +118,7 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
         scopes,
         format!("pushing `{target}`"),
         &options.client,
-    );
+    )?;
     let progress = Progress::new(options.client.progress);
 
     let mut jobs = vec![BlobJob {
@@ -142,18 +142,22 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
         chunk_size: options.chunk_size,
         progress: &progress,
     };
-    let outcomes = super::parallel(&jobs, options.jobs.max(1), |job| pusher.blob(job))?;
+    let outcomes = super::parallel(&jobs, options.jobs.max(1), &client.cancel, |job| {
+        pusher.blob(job)
+    })?;
 
     let url = client.url(&format!(
         "{}/manifests/{}",
         target.repository(),
         target.manifest_reference()
     ));
-    let req = Req::new(Method::PUT, url)
-        .header("content-type", OCI_MANIFEST)
-        .body(Body::Bytes(&rendered.manifest));
-    let resp = client.send(req, &[201])?;
-    check_digest(&client, &resp, &rendered.manifest_digest, "the manifest")?;
+    client.retrying(|_| {
+        let req = Req::new(Method::PUT, url.clone())
+            .header("content-type", OCI_MANIFEST)
+            .body(Body::Bytes(&rendered.manifest));
+        let resp = client.send(req, &[201])?;
+        check_digest(&client, &resp, &rendered.manifest_digest, "the manifest")
+    })?;
     Ok(PushReport {
         reference: target.with_digest(rendered.manifest_digest.clone()),
         digest: rendered.manifest_digest,
@@ -196,13 +200,108 @@ struct Pusher<'a> {
 }
 
 impl Pusher<'_> {
+    /// One blob, as a unit of work for the retry layer: a sequence of steps of one request each.
+    /// A failed step is followed by the one that recovers from it (look whether the registry
+    /// has the blob after all, ask an upload session how far it got, start a new one).
     fn blob(&self, job: &BlobJob) -> Result<Outcome> {
         let bar = self.progress.blob("push", &job.digest, job.size);
-        if self.exists(&job.digest)? {
-            bar.finish("exists");
-            return Ok(Outcome::Existed);
-        }
-        let mut session = None;
+        let mut budget = self.client.budget();
+        let mut upload = Upload {
+            step: Step::Check,
+            mount_tried: false,
+            sent: false,
+            session: None,
+        };
+        let outcome = loop {
+            let step = upload.step.clone();
+            match self.step(job, &bar, &mut upload, &step) {
+                Ok(Some(outcome)) => break outcome,
+                Ok(None) => budget.reached(upload.step.mark(job.size)),
+                Err(err) => {
+                    let err = match step {
+                        Step::Send { .. } | Step::Commit(_) => session_lost(err),
+                        _ => err,
+                    };
+                    upload.step = upload.recover(step, &err, self.chunk_size().is_some());
+                    budget.failed(err)?;
+                }
+            }
+        };
+        let note = match &outcome {
+            Outcome::Existed => "exists".to_owned(),
+            Outcome::Mounted { from } => format!("mounted from `{from}`"),
+            Outcome::Uploaded => "pushed".to_owned(),
+        };
+        bar.finish(&note);
+        Ok(outcome)
+    }
+
+    fn chunk_size(&self) -> Option<u64> {
+        self.chunk_size.filter(|c| *c > 0)
+    }
+
+    /// Take `step`; the outcome when the blob is done, else the next step is in `upload`.
+    fn step(
+        &self,
+        job: &BlobJob,
+        bar: &Blob,
+        upload: &mut Upload,
+        step: &Step,
+    ) -> Result<Option<Outcome>> {
+        upload.step = match step {
+            Step::Check => {
+                if self.exists(&job.digest)? {
+                    return Ok(Some(match upload.sent {
+                        true => Outcome::Uploaded,
+                        false => Outcome::Existed,
+                    }));
+                }
+                if !upload.mount_tried {
+                    upload.mount_tried = true;
+                    match self.mount(job)? {
+                        Mount::Done(outcome) => return Ok(Some(outcome)),
+                        Mount::Session(location) => Step::Send {
+                            location,
+                            position: 0,
+                        },
+                        Mount::No => Step::Start,
+                    }
+                } else {
+                    match upload.session.take() {
+                        Some(location) => Step::Resume(location),
+                        None => Step::Start,
+                    }
+                }
+            }
+            Step::Start => Step::Send {
+                location: self.start()?,
+                position: 0,
+            },
+            Step::Resume(location) => self.resume(location)?,
+            Step::Send { location, position } => {
+                upload.sent = true;
+                bar.rewind(*position);
+                match self.chunk_size() {
+                    Some(chunk) => self.patch(job, bar, location, *position, chunk)?,
+                    None => {
+                        self.put(job, bar, location)?;
+                        return Ok(Some(Outcome::Uploaded));
+                    }
+                }
+            }
+            Step::Commit(location) => {
+                let url = with_query(location, &[("digest", job.digest.as_str())]);
+                let req = Req::new(Method::PUT, url).wait(Wait::Commit);
+                let resp = self.client.send(req, &[201])?;
+                check_digest(self.client, &resp, &job.digest, "a blob")?;
+                return Ok(Some(Outcome::Uploaded));
+            }
+        };
+        Ok(None)
+    }
+
+    /// Try the mount sources in turn; a registry that cannot mount may open an upload session.
+    fn mount(&self, job: &BlobJob) -> Result<Mount> {
         for from in self.sources {
             let url = self.client.url(&format!(
                 "{}/blobs/uploads/?{}",
@@ -210,40 +309,18 @@ impl Pusher<'_> {
                 query(&[("mount", job.digest.as_str()), ("from", from)])
             ));
             // A refused mount (no access to `from`, say) is no reason to fail: upload instead.
-            let Ok(resp) = self.client.send(Req::new(Method::POST, url), &[201, 202]) else {
+            let Ok(resp) = self
+                .client
+                .send(Req::new(Method::POST, url.clone()), &[201, 202])
+            else {
                 continue;
             };
             if resp.status().as_u16() == 201 {
-                bar.finish(&format!("mounted from `{from}`"));
-                return Ok(Outcome::Mounted { from: from.clone() });
+                return Ok(Mount::Done(Outcome::Mounted { from: from.clone() }));
             }
-            session = Some(self.location(&resp)?);
-            break;
+            return Ok(Mount::Session(self.location(&url, &resp)?));
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = match session.take() {
-                Some(location) => self.upload(location, job, &bar),
-                None => self
-                    .start()
-                    .and_then(|location| self.upload(location, job, &bar)),
-            };
-            match result {
-                Ok(()) => break,
-                Err(e) if attempt < self.client.retry.attempts && worth_retrying(&e) => {
-                    std::thread::sleep(self.client.retry.delay(attempt, None));
-                    // The last answer may have been lost after the registry stored the blob.
-                    if self.exists(&job.digest)? {
-                        break;
-                    }
-                    bar.rewind(0);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        bar.finish("pushed");
-        Ok(Outcome::Uploaded)
+        Ok(Mount::No)
     }
 
     fn exists(&self, digest: &Digest) -> Result<bool> {
@@ -258,61 +335,150 @@ impl Pusher<'_> {
 
     fn start(&self) -> Result<String> {
         let url = self.client.url(&format!("{}/blobs/uploads/", self.repo));
-        let resp = self.client.send(Req::new(Method::POST, url), &[202])?;
-        self.location(&resp)
+        let resp = self
+            .client
+            .send(Req::new(Method::POST, url.clone()), &[202])?;
+        self.location(&url, &resp)
     }
 
-    fn location(&self, resp: &Response) -> Result<String> {
-        match resp.headers().get("location").and_then(|v| v.to_str().ok()) {
-            Some(l) => Ok(self.client.resolve(l)),
+    /// The upload session's URL from an answer to `url`.
+    fn location(&self, url: &str, resp: &Response) -> Result<String> {
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok());
+        match location.and_then(|l| origin::join(url, l)) {
+            Some(l) => Ok(l),
             None => Err(Error::failure(format!(
-                "the registry started an upload without a `Location` while {}",
+                "the registry started an upload without a usable `Location` while {}",
                 self.client.doing()
-            ))),
+            ))
+            .caused_by(format!("`Location: {}`", location.unwrap_or_default()))),
         }
     }
 
-    fn upload(&self, mut location: String, job: &BlobJob, bar: &Blob) -> Result<()> {
-        let octets = "application/octet-stream";
-        if let Some(chunk) = self.chunk_size.filter(|c| *c > 0) {
-            let (mut position, mut resumes) = (0, 0);
-            while position < job.size {
-                let len = chunk.min(job.size - position);
-                let range = format!("{position}-{}", position + len - 1);
-                let body = Body::Stream(bar.wrap(Box::new(job.open(position)?.take(len))), len);
-                let req = Req::new(Method::PATCH, location.clone())
-                    .header("content-type", octets)
-                    .header("content-range", range)
-                    .body(body);
-                match self.client.send(req, &[202]) {
-                    Ok(resp) => {
-                        location = self.location(&resp)?;
-                        position = uploaded(&resp).unwrap_or(position + len);
-                    }
-                    Err(e) if is_transient(&e) && resumes + 1 < self.client.retry.attempts => {
-                        resumes += 1;
-                        std::thread::sleep(self.client.retry.delay(resumes, None));
-                        let resp = self
-                            .client
-                            .send(Req::new(Method::GET, location.clone()), &[204])?;
-                        location = self.location(&resp)?;
-                        position = uploaded(&resp).unwrap_or(0);
-                        bar.rewind(position);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let url = with_query(&location, &[("digest", job.digest.as_str())]);
-            let resp = self.client.send(Req::new(Method::PUT, url), &[201])?;
-            return check_digest(self.client, &resp, &job.digest, "a blob");
-        }
-        let url = with_query(&location, &[("digest", job.digest.as_str())]);
+    /// The whole blob in one `PUT` (monolithic).
+    fn put(&self, job: &BlobJob, bar: &Blob, location: &str) -> Result<()> {
+        let url = with_query(location, &[("digest", job.digest.as_str())]);
         let body = Body::Stream(bar.wrap(job.open(0)?), job.size);
         let req = Req::new(Method::PUT, url)
-            .header("content-type", octets)
-            .body(body);
+            .header("content-type", OCTETS)
+            .body(body)
+            .wait(Wait::Commit);
         let resp = self.client.send(req, &[201])?;
         check_digest(self.client, &resp, &job.digest, "a blob")
+    }
+
+    /// The chunk at `position`; then the next one, or the commit.
+    fn patch(
+        &self,
+        job: &BlobJob,
+        bar: &Blob,
+        location: &str,
+        position: u64,
+        chunk: u64,
+    ) -> Result<Step> {
+        let len = chunk.min(job.size - position);
+        if len == 0 {
+            return Ok(Step::Commit(location.to_owned()));
+        }
+        let range = format!("{position}-{}", position + len - 1);
+        let body = Body::Stream(bar.wrap(Box::new(job.open(position)?.take(len))), len);
+        let req = Req::new(Method::PATCH, location.to_owned())
+            .header("content-type", OCTETS)
+            .header("content-range", range)
+            .body(body);
+        let resp = self.client.send(req, &[202])?;
+        let location = self.location(location, &resp)?;
+        match uploaded(&resp).unwrap_or(position + len) {
+            done if done >= job.size => Ok(Step::Commit(location)),
+            position => Ok(Step::Send { location, position }),
+        }
+    }
+
+    /// Where an upload session stands; a new session when the registry no longer knows it.
+    fn resume(&self, location: &str) -> Result<Step> {
+        match self
+            .client
+            .send(Req::new(Method::GET, location.to_owned()), &[204])
+        {
+            Ok(resp) => Ok(Step::Send {
+                location: self.location(location, &resp)?,
+                position: uploaded(&resp).unwrap_or(0),
+            }),
+            Err(e) if matches!(status_of(&e), Some(404 | 416)) => Ok(Step::Start),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The state of one blob upload between its steps.
+struct Upload {
+    step: Step,
+    mount_tried: bool,
+    /// Whether any bytes were sent: a blob found afterwards is ours, not one that existed.
+    sent: bool,
+    /// An open chunked session to resume after a failed commit.
+    session: Option<String>,
+}
+
+impl Upload {
+    /// The step after `failed` failed with `err`.
+    fn recover(&mut self, failed: Step, err: &Error, chunked: bool) -> Step {
+        let lost = matches!(status_of(err), Some(404 | 416));
+        match failed {
+            Step::Check | Step::Start | Step::Resume(_) => failed,
+            // A chunk: ask the session how far it got, unless the registry dropped it.
+            Step::Send { location, .. } if chunked && !lost => Step::Resume(location),
+            // The answer to a `PUT` may have been lost after the blob was stored: look first.
+            Step::Commit(location) if !lost => {
+                self.session = Some(location);
+                Step::Check
+            }
+            Step::Send { .. } | Step::Commit(_) => {
+                self.session = None;
+                Step::Check
+            }
+        }
+    }
+}
+
+/// One request of a blob upload.
+#[derive(Clone, Debug)]
+enum Step {
+    /// `HEAD`: whether the registry has the blob (then a mount, on the first pass).
+    Check,
+    /// `POST`: a new upload session.
+    Start,
+    /// `GET` an upload session: how much of the blob the registry holds.
+    Resume(String),
+    /// `PUT` the whole blob (monolithic), or `PATCH` the chunk at `position`.
+    Send { location: String, position: u64 },
+    /// The final `PUT` of a chunked upload.
+    Commit(String),
+}
+
+impl Step {
+    /// How far the upload has got, for the retry budget: recovery steps are no progress.
+    fn mark(&self, size: u64) -> u64 {
+        match self {
+            Step::Check | Step::Resume(_) => 0,
+            Step::Start => 1,
+            Step::Send { position, .. } => 2 + position,
+            Step::Commit(_) => 3 + size,
+        }
+    }
+}
+
+enum Mount {
+    Done(Outcome),
+    Session(String),
+    No,
+}
+
+/// A `404` or `416` for an upload session means the registry dropped it (or lost count): worth
+/// another try with a new session, unlike a `404` for the repository when starting one.
+fn session_lost(err: Error) -> Error {
+    match status_of(&err) {
+        Some(404 | 416) => failure::transient(err),
+        _ => err,
     }
 }
 

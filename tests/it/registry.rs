@@ -3,6 +3,7 @@
 
 mod faults;
 mod formats;
+mod trust;
 
 use std::process::Command;
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub fn client_options() -> ClientOptions {
             attempts: 8,
             initial: Duration::from_millis(5),
             max: Duration::from_millis(50),
+            ..RetryPolicy::default()
         },
         ..ClientOptions::default()
     }

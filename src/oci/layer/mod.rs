@@ -73,6 +73,11 @@ impl Layer {
         self.source.open(self.size)
     }
 
+    /// A reader over the stored blob bytes from `position` on.
+    pub fn open_at(&self, position: u64) -> Result<Box<dyn std::io::Read + Send>> {
+        self.source.open_at(self.size, position)
+    }
+
     pub fn descriptor(&self) -> Descriptor {
         Descriptor::new(self.media_type.clone(), self.size, &self.digest)
     }

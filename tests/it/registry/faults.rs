@@ -75,6 +75,7 @@ fn push_fails_with_a_clear_error_once_the_retry_budget_is_spent() {
         attempts: 3,
         initial: Duration::from_millis(1),
         max: Duration::from_millis(5),
+        ..RetryPolicy::default()
     };
     let target = ImageRef::parse(&format!("{}/down:1", proxy.host())).unwrap();
     let err = registry::push(&random_image(20, &[1000]), &target, &opts).unwrap_err();
@@ -97,7 +98,7 @@ fn push_fails_with_a_clear_error_once_the_retry_budget_is_spent() {
         "{text}"
     );
     assert!(
-        text.contains("hint: the registry kept failing (3 tries); retry later"),
+        text.contains("hint: the registry kept failing (3 tries in "),
         "{text}"
     );
 }

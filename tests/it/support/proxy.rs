@@ -2,6 +2,8 @@
 //! share of requests it answers `500` or `429` itself, or drops the connection (halfway through
 //! the request body when there is one). Every request goes over its own upstream connection
 //! (`Connection: close`), so a fault never leaks into the next request. It records what passed.
+//! It can also play a misbehaving registry: refuse one blob for good, answer slowly, redirect
+//! blob downloads or point upload sessions at another port.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,15 +14,25 @@ use std::time::Duration;
 
 /// Shares of requests, in percent, that get each fault. The draw is a seeded PRNG, so a run is
 /// reproducible up to thread scheduling.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Faults {
     pub server_error: u64,
     pub too_many: u64,
     pub drop: u64,
     pub seed: u64,
+    /// The shares above apply only to requests whose `METHOD /path` starts with this.
+    pub only: Option<&'static str>,
     /// Play a Docker Hub-style token service: `/v2/…` needs `Bearer <TOKEN>`, which `/token`
     /// hands out for basic auth with this `Basic …` header value.
     pub bearer_for: Option<&'static str>,
+    /// Requests whose path contains this get `403 Forbidden`, every time.
+    pub forbidden: Option<String>,
+    /// Wait this long before passing a request on.
+    pub delay: Duration,
+    /// Answer blob downloads with `307` to the same path on this port of 127.0.0.1.
+    pub redirect_blobs_to: Option<u16>,
+    /// Rewrite the registry's `Location` headers (upload sessions) to this port of 127.0.0.1.
+    pub locations_to: Option<u16>,
 }
 
 /// The token the fake token service issues.
@@ -33,6 +45,10 @@ pub struct Stats {
     pub injected: AtomicU64,
     /// Request-body bytes passed on to the registry.
     pub forwarded: AtomicU64,
+    /// `METHOD /path` of the requests that carried an `Authorization` header.
+    pub authorized: Mutex<Vec<String>>,
+    /// How many requests had been recorded when the first `403` of `forbidden` was sent.
+    pub forbidden_after: Mutex<Option<usize>>,
 }
 
 pub struct Proxy {
@@ -48,14 +64,15 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let (stats, stop) = (Arc::new(Stats::default()), Arc::new(AtomicBool::new(false)));
         let rng = Arc::new(Mutex::new(faults.seed | 1));
+        let faults = Arc::new(faults);
         let (s, st) = (stats.clone(), stop.clone());
         thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
-                        let (s, rng) = (s.clone(), rng.clone());
+                        let (s, rng, faults) = (s.clone(), rng.clone(), faults.clone());
                         thread::spawn(move || {
-                            let _ = handle(conn, upstream, faults, &s, &rng);
+                            let _ = handle(conn, upstream, &faults, &s, &rng);
                         });
                     }
                     Err(_) => thread::sleep(Duration::from_millis(2)),
@@ -75,6 +92,10 @@ impl Proxy {
 
     pub fn injected(&self) -> u64 {
         self.stats.injected.load(Ordering::SeqCst)
+    }
+
+    pub fn authorized(&self) -> Vec<String> {
+        self.stats.authorized.lock().unwrap().clone()
     }
 }
 
@@ -111,7 +132,7 @@ fn draw(faults: &Faults, rng: &Mutex<u64>) -> Fault {
 fn handle(
     client: TcpStream,
     upstream: u16,
-    faults: Faults,
+    faults: &Faults,
     stats: &Stats,
     rng: &Mutex<u64>,
 ) -> std::io::Result<()> {
@@ -144,6 +165,13 @@ fn handle(
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let record = |what: String| stats.requests.lock().unwrap().push(what);
     let bare = path.split('?').next().unwrap_or("");
+    if !authorization.is_empty() {
+        stats
+            .authorized
+            .lock()
+            .unwrap()
+            .push(format!("{method} {bare}"));
+    }
     let mut client = client;
     if let Some(basic) = faults.bearer_for {
         let port = client.local_addr()?.port();
@@ -178,7 +206,40 @@ fn handle(
         }
     }
     record(format!("{method} {bare}"));
-    match draw(&faults, rng) {
+    if let Some(forbidden) = faults.forbidden.as_deref().filter(|f| path.contains(f)) {
+        std::io::copy(&mut reader.by_ref().take(length), &mut std::io::sink())?;
+        let body = format!(
+            r#"{{"errors":[{{"code":"DENIED","message":"{forbidden} is forbidden by the test proxy"}}]}}"#
+        );
+        write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        client.flush()?;
+        let count = stats.requests.lock().unwrap().len();
+        stats.forbidden_after.lock().unwrap().get_or_insert(count);
+        return client.shutdown(Shutdown::Both);
+    }
+    if let Some(port) = faults.redirect_blobs_to
+        && method == "GET"
+        && bare.contains("/blobs/sha256:")
+    {
+        write!(
+            client,
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{port}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.shutdown(Shutdown::Both);
+    }
+    let applies = faults
+        .only
+        .is_none_or(|only| format!("{method} {bare}").starts_with(only));
+    let fault = if applies {
+        draw(faults, rng)
+    } else {
+        Fault::None
+    };
+    match fault {
         Fault::Status(status) => {
             stats.injected.fetch_add(1, Ordering::SeqCst);
             std::io::copy(&mut reader.by_ref().take(length), &mut std::io::sink())?;
@@ -197,6 +258,7 @@ fn handle(
             client.shutdown(Shutdown::Both)
         }
         Fault::None => {
+            thread::sleep(faults.delay);
             let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
             let mut out = head.concat();
             out.push_str("Connection: close\r\n\r\n");
@@ -206,10 +268,33 @@ fn handle(
                 stats,
             };
             std::io::copy(&mut reader.by_ref().take(length), &mut counted)?;
-            std::io::copy(&mut up, &mut client)?;
+            let mut answer = BufReader::new(up);
+            loop {
+                let mut line = String::new();
+                if answer.read_line(&mut line)? == 0 || line == "\r\n" {
+                    client.write_all(line.as_bytes())?;
+                    break;
+                }
+                if let Some(port) = faults.locations_to
+                    && line.to_ascii_lowercase().starts_with("location:")
+                {
+                    line = format!("Location: {}\r\n", elsewhere(line[9..].trim(), port));
+                }
+                client.write_all(line.as_bytes())?;
+            }
+            std::io::copy(&mut answer, &mut client)?;
             client.shutdown(Shutdown::Both)
         }
     }
+}
+
+/// `location` (absolute or a path) on 127.0.0.1:`port` instead.
+fn elsewhere(location: &str, port: u16) -> String {
+    let path = match location.strip_prefix("http://") {
+        Some(rest) => &rest[rest.find('/').unwrap_or(rest.len())..],
+        None => location,
+    };
+    format!("http://127.0.0.1:{port}{path}")
 }
 
 struct Counting<'a> {
