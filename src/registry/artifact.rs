@@ -44,16 +44,21 @@ impl Repository {
         access: Access,
         doing: String,
         options: &ClientOptions,
-    ) -> Repository {
+    ) -> Result<Repository> {
         let actions = match access {
             Access::Pull => "pull",
             Access::PullPush => "pull,push",
         };
         let scopes = vec![format!("repository:{}:{actions}", reference.repository())];
-        Repository {
-            client: Client::new(reference, scopes, doing, options),
+        Ok(Repository {
+            client: Client::new(reference, scopes, doing, options)?,
             name: reference.clone(),
-        }
+        })
+    }
+
+    /// One request, retried by the client's policy (each request here is its own unit of work).
+    fn send<'a>(&self, make: impl Fn() -> Req<'a>, ok: &[u16]) -> Result<super::client::Response> {
+        self.client.retrying(|_| self.client.send(make(), ok))
     }
 
     fn manifest_url(&self, reference: &str) -> String {
@@ -64,8 +69,10 @@ impl Repository {
     /// The digest `reference` (a tag or a digest) names, or `None` when the repository has no
     /// such manifest.
     pub fn resolve(&self, reference: &str) -> Result<Option<Digest>> {
-        let req = Req::new(Method::HEAD, self.manifest_url(reference)).header("accept", ACCEPT);
-        let resp = self.client.send(req, &[200, 404])?;
+        let resp = self.send(
+            || Req::new(Method::HEAD, self.manifest_url(reference)).header("accept", ACCEPT),
+            &[200, 404],
+        )?;
         if resp.status().as_u16() == 404 {
             return Ok(None);
         }
@@ -83,8 +90,10 @@ impl Repository {
     /// The manifest `reference` names, or `None` when there is none. A digest reference is
     /// checked against the bytes.
     pub fn manifest(&self, reference: &str) -> Result<Option<Manifest>> {
-        let req = Req::new(Method::GET, self.manifest_url(reference)).header("accept", ACCEPT);
-        let mut resp = self.client.send(req, &[200, 404])?;
+        let mut resp = self.send(
+            || Req::new(Method::GET, self.manifest_url(reference)).header("accept", ACCEPT),
+            &[200, 404],
+        )?;
         if resp.status().as_u16() == 404 {
             return Ok(None);
         }
@@ -111,8 +120,7 @@ impl Repository {
             .client
             .url(&format!("{}/blobs/{digest}", self.name.repository()));
         let mut resp = self
-            .client
-            .send(Req::new(Method::GET, url), &[200])
+            .send(|| Req::new(Method::GET, url.clone()), &[200])
             .map_err(|e| match status_of(&e) {
                 Some(404) => Error::user(format!(
                     "`{}` has no blob `{digest}`, though a manifest lists it",
@@ -141,23 +149,32 @@ impl Repository {
             return Ok(digest);
         }
         let start = self.client.url(&format!("{repo}/blobs/uploads/"));
-        let resp = self.client.send(Req::new(Method::POST, start), &[202])?;
+        let resp = self.send(|| Req::new(Method::POST, start.clone()), &[202])?;
         let Some(location) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
             return Err(Error::failure(format!(
                 "the registry started an upload without a `Location` while {}",
                 self.client.doing()
             )));
         };
-        let location = self.client.resolve(location);
+        let location = super::origin::join(&start, location).ok_or_else(|| {
+            Error::failure(format!(
+                "the registry answered with an unusable upload `Location` while {}",
+                self.client.doing()
+            ))
+        })?;
         let sep = if location.contains('?') { '&' } else { '?' };
         let url = format!(
             "{location}{sep}{}",
             super::client::query(&[("digest", digest.as_str())])
         );
-        let req = Req::new(Method::PUT, url)
-            .header("content-type", "application/octet-stream")
-            .body(Body::Bytes(bytes));
-        let resp = self.client.send(req, &[201])?;
+        let resp = self.send(
+            || {
+                Req::new(Method::PUT, url.clone())
+                    .header("content-type", "application/octet-stream")
+                    .body(Body::Bytes(bytes))
+            },
+            &[201],
+        )?;
         self.stored(&resp, &digest, "a blob")?;
         Ok(digest)
     }
@@ -165,10 +182,14 @@ impl Repository {
     /// Store `bytes` (of `media_type`) under `reference`, a tag; the manifest's digest.
     pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::of(bytes);
-        let req = Req::new(Method::PUT, self.manifest_url(reference))
-            .header("content-type", media_type)
-            .body(Body::Bytes(bytes));
-        let resp = self.client.send(req, &[201])?;
+        let resp = self.send(
+            || {
+                Req::new(Method::PUT, self.manifest_url(reference))
+                    .header("content-type", media_type)
+                    .body(Body::Bytes(bytes))
+            },
+            &[201],
+        )?;
         self.stored(&resp, &digest, "the manifest")?;
         Ok(digest)
     }

@@ -40,7 +40,7 @@ pub fn sign(image: &ImageRef, key: &SigningKey, options: &ClientOptions) -> Resu
         Access::PullPush,
         format!("signing `{image}`"),
         options,
-    );
+    )?;
     let digest = resolve(&repo, image)?;
     attach(&repo, image, &digest, key)
 }
@@ -58,7 +58,7 @@ pub fn sign_pushed(
         Access::PullPush,
         format!("signing `{}`", image.with_digest(digest.clone())),
         options,
-    );
+    )?;
     attach(&repo, image, digest, key)
 }
 

@@ -71,7 +71,7 @@ pub fn verify(
     policy: ReferencePolicy,
     options: &ClientOptions,
 ) -> Result<Verified> {
-    let repo = Repository::new(image, Access::Pull, format!("verifying `{image}`"), options);
+    let repo = Repository::new(image, Access::Pull, format!("verifying `{image}`"), options)?;
     let digest = resolve(&repo, image)?;
     let pinned = image.with_digest(digest.clone());
     let tag = signature_tag(&digest);

@@ -102,6 +102,7 @@ impl Setup {
             "testing".into(),
             &client_options(),
         )
+        .unwrap()
     }
 
     fn url(&self, path: &str) -> String {
