@@ -11,6 +11,7 @@
 //!   plan::plan(&Project, Request) -> Plan                the one binary, its flags, image settings
 //!     image::compile(&Project, &Plan) -> Built           cargo build on the host, paths remapped
 //!     image::build(&Inputs) -> oci::Image                the binary + exactly the libs it needs
+//!     probe::build(..) -> gantry-probe                   healthcheck program, compiled and cached
 //! publish::Publisher                                     OCI layout, docker archive, docker load, registry
 //! registry::pull() -> oci::Image / registry::push()      base images from, and images to, a registry
 //! ```
@@ -22,9 +23,11 @@ pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod healthcheck;
 pub mod image;
 pub mod oci;
 pub mod platforms;
+pub mod probe;
 pub mod process;
 pub mod project;
 pub mod publish;

@@ -27,6 +27,8 @@ fn main() {
         cli::Command::Cook(a) => commands::cook::run(a),
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
+        cli::Command::Healthcheck(a) => commands::healthcheck::run(a),
+        cli::Command::Probe(a) => commands::probe::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

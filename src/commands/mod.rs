@@ -3,7 +3,9 @@
 pub mod build;
 pub mod cook;
 pub mod dockerfile;
+pub mod healthcheck;
 pub mod prepare;
+pub mod probe;
 
 use crate::cli::BuildArgs;
 use cargo_gantry::settings::{CargoBuild, LockMode, Profile, TargetSelection, split_features};

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::healthcheck::PROBE_PATH;
 use crate::image::certs;
 use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
@@ -41,6 +42,9 @@ pub struct Inputs<'a> {
     pub created: u64,
     /// Host files to add, by their path in the image.
     pub extra_files: &'a [(PathBuf, String)],
+    /// `gantry-probe` for this image's platform: required exactly when the settings have a
+    /// healthcheck (see [`crate::probe::build`]).
+    pub probe: Option<&'a Path>,
 }
 
 /// What the build found out, for progress lines and the JSON summary.
@@ -144,6 +148,21 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;
     }
+    match (&inp.settings.healthcheck, inp.probe) {
+        (Some(_), Some(probe)) => {
+            app.file(PROBE_PATH, 0o755, probe);
+        }
+        (None, None) => {}
+        // A healthcheck that runs a program the image lacks would fail forever.
+        (Some(_), None) => {
+            return Err(Error::failure(
+                "the image has a healthcheck but no `gantry-probe` to run it",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::failure("`gantry-probe` given without a healthcheck"));
+        }
+    }
     image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
 
     configure(&mut image, inp, &entrypoint);
@@ -178,11 +197,13 @@ fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
             .collect();
         rt.set_exposed_ports(Some(ports));
     }
+    let healthcheck = inp.settings.healthcheck.as_ref().map(|h| h.docker_config());
     let mut labels = rt.labels().clone().unwrap_or_default();
     let created = crate::oci::image::rfc3339(inp.created);
     labels.extend(inp.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.insert("org.opencontainers.image.created".into(), created);
     rt.set_labels(Some(labels.clone()));
+    image.set_healthcheck(healthcheck);
     image.set_created(inp.created);
     for (k, v) in labels {
         image.annotate(k, v);
