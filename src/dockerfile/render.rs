@@ -53,7 +53,10 @@ pub(super) const PROBE_OUT: &str = "/gantry/gantry-probe";
 /// and gantry only, so BuildKit builds it beside the builder and keeps it across source edits.
 fn probe_stage(t: &mut Text, plan: &DockerPlan) {
     t.stage(
-        "probe: `gantry-probe`, the healthcheck program (setting `healthcheck`). The runtime          has no shell, curl or wget; the probe is a static executable of a few KiB without          libc, compiled here from the source in gantry with the builder's rustc (it needs          only `core` for the target).",
+        "probe: `gantry-probe`, the healthcheck program (setting `healthcheck`). The runtime \
+         has no shell, curl or wget; the probe is a static executable of a few KiB without \
+         libc, compiled here from the source in gantry with the builder's rustc (it needs \
+         only `core` for the target).",
     );
     t.line("FROM base AS probe");
     if plan.strategy == Strategy::Mounts {

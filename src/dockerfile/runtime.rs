@@ -129,7 +129,8 @@ pub fn stage(t: &mut Text, plan: &DockerPlan) {
     }
     if let Some(h) = &plan.healthcheck {
         t.comment(
-            "Exec form, checked by gantry-probe (no shell needed). Kubernetes ignores this:              `cargo gantry healthcheck` prints the matching livenessProbe.",
+            "Exec form, checked by gantry-probe (no shell needed). Kubernetes ignores this: \
+             `cargo gantry healthcheck` prints the matching livenessProbe.",
         );
         t.line(&h.dockerfile_instruction());
     }

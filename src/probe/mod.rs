@@ -41,8 +41,6 @@ const FLAGS: &[&str] = &[
     // No loader, no self-relocation: there is no libc start-up code to do it.
     "-Crelocation-model=static",
     "-Ctarget-feature=+crt-static",
-    // The probe brings its own `_start`: none of the target's C runtime objects.
-    "-Clink-self-contained=no",
 ];
 
 /// The compiler gantry builds with: `$RUSTC`, else `rustc` (rustup's proxy, which follows
@@ -163,6 +161,11 @@ pub fn build(triple: Option<&str>, cache: &Path, cwd: &Path) -> Result<PathBuf> 
     }
     let mut flags: Vec<String> = FLAGS.iter().map(|f| f.to_string()).collect();
     flags.push(format!("--target={triple}"));
+    if triple.contains("-musl") {
+        // The probe brings its own `_start`: none of musl's C runtime objects, which rustc
+        // links by default (the option is refused on targets without them).
+        flags.push("-Clink-self-contained=no".to_owned());
+    }
     flags.extend(linker_flags(&rustc, row, &triple)?);
 
     let mut key = Sha256::new();
