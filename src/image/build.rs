@@ -56,6 +56,18 @@ pub struct Summary {
 }
 
 pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
+    // A healthcheck that runs a program the image lacks would fail forever.
+    match (&inp.settings.healthcheck, inp.probe) {
+        (Some(_), None) => {
+            return Err(Error::failure(
+                "the image has a healthcheck but no `gantry-probe` to run it",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::failure("`gantry-probe` given without a healthcheck"));
+        }
+        _ => {}
+    }
     let elf = ElfInfo::read(inp.binary)?;
     let arch = elf.abi.oci_architecture().ok_or_else(|| {
         Error::user(format!(
@@ -148,20 +160,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;
     }
-    match (&inp.settings.healthcheck, inp.probe) {
-        (Some(_), Some(probe)) => {
-            app.file(PROBE_PATH, 0o755, probe);
-        }
-        (None, None) => {}
-        // A healthcheck that runs a program the image lacks would fail forever.
-        (Some(_), None) => {
-            return Err(Error::failure(
-                "the image has a healthcheck but no `gantry-probe` to run it",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(Error::failure("`gantry-probe` given without a healthcheck"));
-        }
+    if let Some(probe) = inp.probe {
+        app.file(PROBE_PATH, 0o755, probe);
     }
     image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
 
@@ -325,4 +325,40 @@ fn mode_of(path: &Path) -> Result<u32> {
     } else {
         0o644
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::healthcheck::Spec;
+    use crate::settings::Layer;
+
+    #[test]
+    fn healthcheck_and_probe_come_together_or_not_at_all() {
+        let layer = Layer {
+            healthcheck: Some(Spec::from_url("tcp://127.0.0.1:1").unwrap()),
+            ..Layer::default()
+        };
+        let with = ImageSettings::from_layer(&layer);
+        let without = ImageSettings::from_layer(&Layer::default());
+        let probe = Path::new("/nonexistent/gantry-probe");
+        for (settings, probe, says) in [
+            (&with, None, "no `gantry-probe` to run it"),
+            (&without, Some(probe), "without a healthcheck"),
+        ] {
+            let err = build(&Inputs {
+                binary: Path::new("/nonexistent/app"),
+                bin: "app",
+                settings,
+                labels: &BTreeMap::new(),
+                base: &Base::Scratch,
+                created: 0,
+                extra_files: &[],
+                probe,
+            })
+            .err()
+            .unwrap();
+            assert!(err.message().contains(says), "{}", err.render());
+        }
+    }
 }
