@@ -34,6 +34,38 @@ pub enum Command {
     Sign(SignArgs),
     /// Check that images in a registry carry a valid signature by a public key.
     Verify(VerifyArgs),
+    /// Print the image's healthcheck as a Kubernetes `livenessProbe` (YAML), which Kubernetes
+    /// needs because it ignores the healthcheck of the image.
+    Healthcheck(HealthcheckArgs),
+    /// Write `gantry-probe` for a Rust target (run by generated Dockerfiles).
+    #[command(hide = true)]
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The check instead of the `healthcheck` setting: `http://HOST:PORT/PATH` or `tcp://HOST:PORT`.
+    #[arg(long, value_name = "URL")]
+    pub healthcheck: Option<String>,
+    /// The binary whose settings are read (default: the workspace's only binary).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// The package whose binary goes into the image.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub package: Option<String>,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The Rust target triple of the image (default: rustc's host).
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Where to write the probe.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +161,10 @@ pub struct ImageArgs {
     /// Add the time zone database (`/usr/share/zoneinfo`).
     #[arg(long)]
     pub tzdata: bool,
+    /// Check the program with `gantry-probe`: `http://HOST:PORT/PATH` (2xx/3xx is healthy) or
+    /// `tcp://HOST:PORT`; timings from the `healthcheck` setting.
+    #[arg(long, value_name = "URL")]
+    pub healthcheck: Option<String>,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

@@ -16,6 +16,7 @@
 //! publish::Publisher                     OCI layout, docker archive, engine load, registry
 //! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
 //! sign::sign() / sign::verify() / sign::dsse            cosign signatures in a registry, DSSE envelopes
+//!   probe::build(..) -> gantry-probe                   healthcheck program, compiled and cached
 //! ```
 //!
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
@@ -28,9 +29,11 @@ pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod healthcheck;
 pub mod image;
 pub mod oci;
 pub mod platforms;
+pub mod probe;
 pub mod process;
 pub mod project;
 pub mod publish;

@@ -30,6 +30,8 @@ fn main() {
         cli::Command::Run(a) => commands::run::run(a),
         cli::Command::Sign(a) => commands::sign::run(a),
         cli::Command::Verify(a) => commands::verify::run(a),
+        cli::Command::Healthcheck(a) => commands::healthcheck::run(a),
+        cli::Command::Probe(a) => commands::probe::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

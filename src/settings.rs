@@ -55,6 +55,8 @@ pub mod env {
     pub const HOME: &str = "HOME";
     pub const PATH: &str = "PATH";
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+    /// The compiler cargo would use; gantry compiles `gantry-probe` with it.
+    pub const RUSTC: &str = "RUSTC";
 
     /// All `GANTRY_*` variables that feed settings (for `--help` texts and tests).
     pub const SETTINGS: &[&str] = &[
@@ -104,6 +106,9 @@ pub struct Layer {
     pub allocator_feature: Option<String>,
     /// The builder image, instead of the one derived from the toolchain file or `rust-version`.
     pub builder: Option<String>,
+    /// `{ http = URL | tcp = "HOST:PORT", interval, timeout, start-period, retries }`: checked
+    /// by `gantry-probe` in the image (see `crate::healthcheck`).
+    pub healthcheck: Option<crate::healthcheck::Spec>,
 }
 
 macro_rules! or_fields {
@@ -116,6 +121,11 @@ impl Layer {
     pub fn or(self, lower: Layer) -> Layer {
         let env = merge_maps(self.env.clone(), lower.env.clone());
         let labels = merge_maps(self.labels.clone(), lower.labels.clone());
+        // A higher layer's check keeps the timings a lower layer set and it leaves open.
+        let healthcheck = match self.healthcheck.clone() {
+            Some(high) => Some(high.or(lower.healthcheck.clone())),
+            None => lower.healthcheck.clone(),
+        };
         let mut merged = or_fields!(
             self,
             lower,
@@ -141,10 +151,12 @@ impl Layer {
             native_packages,
             runtime_packages,
             allocator_feature,
-            builder
+            builder,
+            healthcheck
         );
         merged.env = env;
         merged.labels = labels;
+        merged.healthcheck = healthcheck;
         merged
     }
 
@@ -239,6 +251,7 @@ pub struct ImageSettings {
     /// `HOST[:IMAGE]` paths (relative to the package directory) copied into the image.
     pub extra_files: Vec<String>,
     pub tzdata: bool,
+    pub healthcheck: Option<crate::healthcheck::Healthcheck>,
 }
 
 impl ImageSettings {
@@ -253,6 +266,7 @@ impl ImageSettings {
             labels: layer.labels.clone().unwrap_or_default(),
             extra_files: layer.extra_files.clone().unwrap_or_default(),
             tzdata: layer.tzdata.unwrap_or(false),
+            healthcheck: layer.healthcheck.as_ref().map(|h| h.resolve()),
         }
     }
 }

@@ -2,12 +2,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cargo_gantry::engine::Engine;
+use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
 use cargo_gantry::settings::{Layer, Profile, env};
-use cargo_gantry::{Error, Result, assets, project, sign};
+use cargo_gantry::{Error, Result, assets, probe, project, sign};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
@@ -74,6 +75,14 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let base = target
         .base
         .load(&target.platform.oci(), scratch.path(), &pull)?;
+    let probe = match &target.image.healthcheck {
+        Some(_) => Some(probe::build(
+            target.cargo.target.as_deref(),
+            &project.target_directory.join("gantry").join("probe"),
+            &project.root,
+        )?),
+        None => None,
+    };
     let built = image::compile(&project, &target)?;
     eprintln!("    Building image layers for `{}`", target.bin);
     let labels = target.image_labels();
@@ -85,6 +94,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         base: &base,
         created,
         extra_files: &extra_files,
+        probe: probe.as_deref(),
     })?;
 
     let published = publisher.publish(&image)?;
@@ -195,6 +205,11 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
         workdir: args.workdir.clone(),
         extra_files: non_empty(&args.extra_files),
         tzdata: args.tzdata.then_some(true),
+        healthcheck: args
+            .healthcheck
+            .as_deref()
+            .map(Spec::from_url)
+            .transpose()?,
         ..Layer::default()
     })
 }

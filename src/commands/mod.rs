@@ -3,7 +3,9 @@
 pub mod build;
 pub mod cook;
 pub mod dockerfile;
+pub mod healthcheck;
 pub mod prepare;
+pub mod probe;
 pub mod run;
 pub mod sign;
 pub mod verify;

@@ -16,6 +16,7 @@ pub mod toolchain;
 use std::collections::BTreeMap;
 
 use crate::error::Result;
+use crate::healthcheck::Healthcheck;
 use crate::project::{Project, relative_path};
 use crate::resolve::{ExtraFile, Target};
 use crate::settings::CargoBuild;
@@ -86,6 +87,8 @@ pub struct DockerPlan {
     pub workdir: Option<String>,
     pub extra_files: Vec<ExtraFile>,
     pub allocator_feature: Option<String>,
+    /// Checked by `gantry-probe`, which a stage of its own compiles for the platform.
+    pub healthcheck: Option<Healthcheck>,
 }
 
 /// Where the builder records the Rust target of the platform being built.
@@ -211,5 +214,6 @@ pub fn plan(
         workdir: target.image.workdir.clone(),
         extra_files: target.extra_files.clone(),
         allocator_feature,
+        healthcheck: target.image.healthcheck.clone(),
     })
 }

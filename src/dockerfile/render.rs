@@ -19,13 +19,16 @@ pub(super) const GANTRY: &str = "/gantry";
 pub fn render(plan: &DockerPlan) -> Rendered {
     let mut t = Text::default();
     header(&mut t, plan);
-    if plan.strategy != Strategy::Mounts {
+    if plan.strategy != Strategy::Mounts || plan.healthcheck.is_some() {
         gantry_stages(&mut t, plan);
     }
     base(&mut t, plan);
     match plan.strategy {
         Strategy::Chef | Strategy::Vendor => strategy::chef(&mut t, plan),
         Strategy::Mounts => strategy::mounts(&mut t, plan),
+    }
+    if plan.healthcheck.is_some() {
+        probe_stage(&mut t, plan);
     }
     runtime::stage(&mut t, plan);
     let command = "cargo gantry dockerfile";
@@ -41,6 +44,30 @@ pub(super) fn workdir(plan: &DockerPlan) -> String {
     } else {
         format!("{SRC}/{}", plan.root_in_context)
     }
+}
+
+/// Where the probe stage leaves `gantry-probe`.
+pub(super) const PROBE_OUT: &str = "/gantry/gantry-probe";
+
+/// `gantry-probe` for the platform being built. A stage of its own: it depends on the toolchain
+/// and gantry only, so BuildKit builds it beside the builder and keeps it across source edits.
+fn probe_stage(t: &mut Text, plan: &DockerPlan) {
+    t.stage(
+        "probe: `gantry-probe`, the healthcheck program (setting `healthcheck`). The runtime \
+         has no shell, curl or wget; the probe is a static executable of a few KiB without \
+         libc, compiled here from the source in gantry with the builder's rustc (it needs \
+         only `core` for the target).",
+    );
+    t.line("FROM base AS probe");
+    if plan.strategy == Strategy::Mounts {
+        t.line("COPY --from=gantry /usr/local/bin/cargo-gantry /usr/local/bin/");
+    }
+    let target = match (&plan.build.target, plan.target_from_platform) {
+        (Some(t), _) => format!(" --target {}", super::text::sh(t)),
+        (None, true) => format!(" --target \"$(cat {TRIPLE_FILE})\""),
+        (None, false) => String::new(),
+    };
+    t.run(&[], &[format!("cargo gantry probe{target} -o {PROBE_OUT}")]);
 }
 
 pub(super) fn out_bin(plan: &DockerPlan) -> String {
@@ -85,8 +112,13 @@ fn header(t: &mut Text, plan: &DockerPlan) {
 
 fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
     let v = &plan.gantry_version;
+    let runs = if plan.strategy == Strategy::Mounts {
+        "it compiles the healthcheck probe"
+    } else {
+        "it runs `prepare` and `cook`"
+    };
     t.stage(&format!(
-        "cargo-gantry inside the build (it runs `prepare` and `cook`). `GANTRY_FROM=crates-io` \
+        "cargo-gantry inside the build ({runs}). `GANTRY_FROM=crates-io` \
          (the default) installs the pinned version with `cargo install cargo-gantry --locked`. \
          Without network or registry, build a local image `cargo-gantry:{v}` that holds \
          /usr/local/bin/cargo-gantry and pass `--build-arg GANTRY_FROM=image`. BuildKit only \

@@ -116,9 +116,23 @@ pub fn stage(t: &mut Text, plan: &DockerPlan) {
     }
     let target = format!("/usr/local/bin/{}", plan.bin);
     t.line(&format!("COPY --from=builder {} {target}", out_bin(plan)));
+    if plan.healthcheck.is_some() {
+        t.line(&format!(
+            "COPY --from=probe {} {}",
+            super::render::PROBE_OUT,
+            crate::healthcheck::PROBE_PATH
+        ));
+    }
     t.line(&format!("USER {}", plan.user));
     for port in &plan.expose {
         t.line(&format!("EXPOSE {port}"));
+    }
+    if let Some(h) = &plan.healthcheck {
+        t.comment(
+            "Exec form, checked by gantry-probe (no shell needed). Kubernetes ignores this: \
+             `cargo gantry healthcheck` prints the matching livenessProbe.",
+        );
+        t.line(&h.dockerfile_instruction());
     }
     t.comment("Exec form: the binary is PID 1 and receives SIGTERM itself (no shell in between).");
     t.line(&format!("ENTRYPOINT [{}]", json(&target)));

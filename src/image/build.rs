@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::healthcheck::PROBE_PATH;
 use crate::image::certs;
 use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
@@ -41,6 +42,9 @@ pub struct Inputs<'a> {
     pub created: u64,
     /// Host files to add, by their path in the image.
     pub extra_files: &'a [(PathBuf, String)],
+    /// `gantry-probe` for this image's platform: required exactly when the settings have a
+    /// healthcheck (see [`crate::probe::build`]).
+    pub probe: Option<&'a Path>,
 }
 
 /// What the build found out, for progress lines and the JSON summary.
@@ -52,6 +56,18 @@ pub struct Summary {
 }
 
 pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
+    // A healthcheck that runs a program the image lacks would fail forever.
+    match (&inp.settings.healthcheck, inp.probe) {
+        (Some(_), None) => {
+            return Err(Error::failure(
+                "the image has a healthcheck but no `gantry-probe` to run it",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::failure("`gantry-probe` given without a healthcheck"));
+        }
+        _ => {}
+    }
     let elf = ElfInfo::read(inp.binary)?;
     let arch = elf.abi.oci_architecture().ok_or_else(|| {
         Error::user(format!(
@@ -144,6 +160,9 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;
     }
+    if let Some(probe) = inp.probe {
+        app.file(PROBE_PATH, 0o755, probe);
+    }
     image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
 
     configure(&mut image, inp, &entrypoint);
@@ -178,11 +197,13 @@ fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {
             .collect();
         rt.set_exposed_ports(Some(ports));
     }
+    let healthcheck = inp.settings.healthcheck.as_ref().map(|h| h.docker_config());
     let mut labels = rt.labels().clone().unwrap_or_default();
     let created = crate::oci::image::rfc3339(inp.created);
     labels.extend(inp.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.insert("org.opencontainers.image.created".into(), created);
     rt.set_labels(Some(labels.clone()));
+    image.set_healthcheck(healthcheck);
     image.set_created(inp.created);
     for (k, v) in labels {
         image.annotate(k, v);
@@ -304,4 +325,40 @@ fn mode_of(path: &Path) -> Result<u32> {
     } else {
         0o644
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::healthcheck::Spec;
+    use crate::settings::Layer;
+
+    #[test]
+    fn healthcheck_and_probe_come_together_or_not_at_all() {
+        let layer = Layer {
+            healthcheck: Some(Spec::from_url("tcp://127.0.0.1:1").unwrap()),
+            ..Layer::default()
+        };
+        let with = ImageSettings::from_layer(&layer);
+        let without = ImageSettings::from_layer(&Layer::default());
+        let probe = Path::new("/nonexistent/gantry-probe");
+        for (settings, probe, says) in [
+            (&with, None, "no `gantry-probe` to run it"),
+            (&without, Some(probe), "without a healthcheck"),
+        ] {
+            let err = build(&Inputs {
+                binary: Path::new("/nonexistent/app"),
+                bin: "app",
+                settings,
+                labels: &BTreeMap::new(),
+                base: &Base::Scratch,
+                created: 0,
+                extra_files: &[],
+                probe,
+            })
+            .err()
+            .unwrap();
+            assert!(err.message().contains(says), "{}", err.render());
+        }
+    }
 }

@@ -25,7 +25,22 @@ pub struct Image {
     /// `layers` when rendering, so the two can never disagree).
     config: ImageConfiguration,
     runtime: Config,
+    /// Docker's `config.Healthcheck`, which oci-spec's `Config` has no field for; added when
+    /// rendering, and only when set, so images without one render exactly as before.
+    healthcheck: Option<Healthcheck>,
     annotations: BTreeMap<String, String>,
+}
+
+/// Docker's healthcheck in an image config (`docker inspect`'s `Config.Healthcheck`): the
+/// command in exec form (`["CMD", program, args…]`), durations in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    pub test: Vec<String>,
+    pub interval: u64,
+    pub timeout: u64,
+    pub start_period: u64,
+    pub retries: u32,
 }
 
 /// The JSON documents of an image, exactly as they are stored and hashed.
@@ -58,6 +73,7 @@ impl Image {
             layers: Vec::new(),
             config,
             runtime: Config::default(),
+            healthcheck: None,
             annotations: BTreeMap::new(),
         }
     }
@@ -85,6 +101,7 @@ impl Image {
             layers,
             config,
             runtime,
+            healthcheck: None,
             annotations: BTreeMap::new(),
         })
     }
@@ -112,7 +129,8 @@ impl Image {
         self.layers.push(layer);
     }
 
-    /// The whole config as it will be rendered (runtime config and rootfs included).
+    /// The whole config as it will be rendered (runtime config and rootfs included), but for
+    /// the healthcheck (see [`Image::healthcheck`]).
     pub fn config(&self) -> ImageConfiguration {
         let mut config = self.config.clone();
         let diff_ids = self
@@ -131,6 +149,26 @@ impl Image {
     /// Entrypoint, Cmd, Env, User, WorkingDir, ExposedPorts, Labels (oci-spec setters).
     pub fn runtime(&mut self) -> &mut Config {
         &mut self.runtime
+    }
+
+    /// Set (or clear) Docker's healthcheck.
+    pub fn set_healthcheck(&mut self, healthcheck: Option<Healthcheck>) {
+        self.healthcheck = healthcheck;
+    }
+
+    pub fn healthcheck(&self) -> Option<&Healthcheck> {
+        self.healthcheck.as_ref()
+    }
+
+    /// The config document: [`Image::config`] plus the healthcheck, when there is one.
+    fn config_json(&self) -> Result<serde_json::Value> {
+        let mut value =
+            serde_json::to_value(self.config()).context(|| "failed to serialize JSON".into())?;
+        if let Some(h) = &self.healthcheck {
+            let h = serde_json::to_value(h).context(|| "failed to serialize JSON".into())?;
+            value["config"]["Healthcheck"] = h;
+        }
+        Ok(value)
     }
 
     /// Set `created` (in the config) from seconds since the epoch, e.g. `SOURCE_DATE_EPOCH`.
@@ -175,7 +213,7 @@ impl Image {
 
     /// Config and manifest JSON bytes with their digests.
     pub fn render(&self) -> Result<Rendered> {
-        let config = canonical_json(&self.config())?;
+        let config = canonical_json(&self.config_json()?)?;
         let manifest = canonical_json(&self.manifest(&config)?)?;
         Ok(Rendered {
             config_digest: Digest::of(&config),

@@ -159,3 +159,50 @@ fn new_image_takes_the_platform() {
     assert_eq!(image.platform(), platform);
     assert!(image.layers().is_empty());
 }
+
+fn healthcheck() -> Healthcheck {
+    Healthcheck {
+        test: vec![
+            "CMD".into(),
+            "/probe".into(),
+            "tcp".into(),
+            "127.0.0.1:1".into(),
+        ],
+        interval: 1_000_000_000,
+        timeout: 2_000_000_000,
+        start_period: 0,
+        retries: 3,
+    }
+}
+
+#[test]
+fn an_image_without_healthcheck_renders_exactly_as_before() {
+    let image = sample(&LABELS);
+    assert_eq!(image.healthcheck(), None);
+    let rendered = image.render().unwrap();
+    // The rendering before healthchecks existed: the oci-spec config, canonical.
+    assert_eq!(rendered.config, canonical_json(&image.config()).unwrap());
+    assert!(
+        !String::from_utf8(rendered.config)
+            .unwrap()
+            .contains("Healthcheck")
+    );
+}
+
+#[test]
+fn the_healthcheck_goes_into_the_runtime_config_canonically() {
+    let mut image = sample(&LABELS);
+    let before = image.render().unwrap();
+    image.set_healthcheck(Some(healthcheck()));
+    let rendered = image.render().unwrap();
+    assert_ne!(rendered.manifest_digest, before.manifest_digest);
+    let text = String::from_utf8(rendered.config.clone()).unwrap();
+    assert!(
+        text.contains(r#""Healthcheck":{"Interval":1000000000,"Retries":3,"StartPeriod":0,"Test":["CMD","/probe","tcp","127.0.0.1:1"],"Timeout":2000000000},"Labels""#),
+        "{text}"
+    );
+    // Canonical: rendering again gives the same bytes; clearing it gives the old image back.
+    assert_eq!(image.render().unwrap().config, rendered.config);
+    image.set_healthcheck(None);
+    assert_eq!(image.render().unwrap().config, before.config);
+}

@@ -243,3 +243,22 @@ fn a_missing_extra_file_is_refused_naming_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn healthcheck_on_scratch_with_mounts_builds_the_probe_for_the_platform() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        &format!(
+            "{}\n[package.metadata.gantry]\nexpose = [8080]\nhealthcheck = {{ http = \"http://127.0.0.1:8080/healthz\", interval = \"30s\", timeout = \"3s\", start-period = \"5s\", retries = 3 }}\n",
+            manifest("app", "")
+        ),
+    )
+    .file("app/src/main.rs", "fn main() {}\n")
+    .file("app/Cargo.lock", &lockfile(&["app"], &[]));
+    insta::assert_snapshot!(dockerfile(
+        &fx,
+        "app",
+        &["--strategy", "mounts", "--runtime", "scratch"]
+    ));
+}

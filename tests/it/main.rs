@@ -7,6 +7,7 @@ mod dockerfile_cli;
 mod dockerfile_e2e;
 mod dockerfile_snapshots;
 mod engine;
+mod healthcheck;
 
 mod cook_layouts;
 mod cook_safety;
