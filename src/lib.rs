@@ -22,6 +22,7 @@ pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod generated;
 pub mod image;
 pub mod oci;
 pub mod platforms;
