@@ -8,6 +8,8 @@
 //!   skeleton::prepare(&Project, &Selection) -> Recipe    dependency-only skeleton (prepare)
 //!   skeleton::cook(&CookOptions)                         recreate it, compile dependencies (cook)
 //!   dockerfile::plan(..) -> DockerPlan; render() -> Dockerfile + .dockerignore
+//!   ci::github::render(&Target, &ci::Options) -> workflow   generated::save() writes / refuses / checks
+//!   yamlrefs::find() / replace()                         `gantry://BIN` image references in YAML
 //!   plan::plan(&Project, Request) -> Plan                the one binary, its flags, image settings
 //!     image::compile(&Project, &Plan) -> Built           cargo build on the host, paths remapped
 //!     image::build(&Inputs) -> oci::Image                the binary + exactly the libs it needs
@@ -18,6 +20,7 @@
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod assets;
+pub mod ci;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;

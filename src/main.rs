@@ -27,6 +27,7 @@ fn main() {
         cli::Command::Cook(a) => commands::cook::run(a),
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
+        cli::Command::Ci(c) => commands::ci::run(c),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());
