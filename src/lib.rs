@@ -36,5 +36,6 @@ pub mod registry;
 pub mod resolve;
 pub mod settings;
 pub mod skeleton;
+pub mod yamlrefs;
 
 pub use error::{Error, Result};
