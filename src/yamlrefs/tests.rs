@@ -312,3 +312,16 @@ fn replace_keeps_every_byte_outside_the_spans() {
 fn overlapping_spans_are_a_bug_of_the_caller() {
     replace("abcdef", &[(1..4, "x"), (3..5, "y")]);
 }
+
+#[test]
+fn quoted_keys_tabs_and_helm_template_braces() {
+    let text = "\
+\"image\": gantry://quoted-key
+'name':\tgantry://after-a-tab
+not-a-key:gantry://one-plain-scalar
+{{- if .Values.enabled }}
+image: \"{{ .Values.image }}\"
+{{- end }}
+";
+    assert_eq!(texts(text), ["gantry://quoted-key", "gantry://after-a-tab"]);
+}
