@@ -2,8 +2,9 @@
 # Install and start what the test suite needs, when it is missing: the Docker engine (Debian's
 # docker.io, used through /usr/bin/docker with BuildKit), the local stand-ins for the base images
 # (../shared/docker/make-local-images.sh; nothing can be pulled here), the OCI validators (skopeo,
-# umoci, crun), the distribution registry and htpasswd for the registry tests, openssl for the
-# signature tests, and the C libraries the ELF tests link against. Idempotent: a second run takes about a second.
+# umoci, crun), check-jsonschema (GitHub's workflow schema), the distribution registry and
+# htpasswd for the registry tests, openssl for the signature tests, the arm64 cross toolchain and
+# the C libraries the ELF tests link against. Idempotent: a second run takes about a second.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,15 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# GitHub's workflow schema for `cargo gantry ci github` (check-jsonschema ships its schemas).
+if ! command -v check-jsonschema >/dev/null; then
+  command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1 || {
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  }
+  log "installing check-jsonschema"
+  python3 -m pip install --quiet --break-system-packages check-jsonschema >/dev/null
 fi
 # The registry package starts a system service on install; the tests run their own instances.
 # Its own init script stops it (by its pid file).

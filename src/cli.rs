@@ -40,6 +40,41 @@ pub enum Command {
     /// Write `gantry-probe` for a Rust target (run by generated Dockerfiles).
     #[command(hide = true)]
     Probe(ProbeArgs),
+    /// Write a CI workflow that builds the image with gantry and pushes it.
+    #[command(subcommand)]
+    Ci(CiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// GitHub Actions: `.github/workflows/image.yml`.
+    Github(CiGithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiGithubArgs {
+    /// Where to push: `HOST[:PORT]/NAMESPACE` (default: `ghcr.io/<repository owner>`).
+    #[arg(long, value_name = "REGISTRY")]
+    pub registry: Option<String>,
+    /// Build for these platforms (`linux/amd64,linux/arm64`; default: the runner's).
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    /// The binary to put into the image (default: the workspace's only binary).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
+    /// Where to write the workflow (`-` for stdout; default: `.github/workflows/image.yml` in
+    /// the repository root).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Write nothing; exit 1 when the workflow on disk differs from what would be written.
+    #[arg(long, conflicts_with = "force")]
+    pub check: bool,
+    /// Overwrite a workflow that was edited by hand or not written by gantry.
+    #[arg(long)]
+    pub force: bool,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@
 //! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
 //! sign::sign() / sign::verify() / sign::dsse            cosign signatures in a registry, DSSE envelopes
 //!   probe::build(..) -> gantry-probe                   healthcheck program, compiled and cached
+//!   ci::github::render(&Target, &ci::Options) -> workflow   generated::save() writes / refuses / checks
+//!   yamlrefs::find() / replace()                        `gantry://BIN` image references in YAML
 //! ```
 //!
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
@@ -25,10 +27,12 @@
 
 pub mod assets;
 pub mod cargo;
+pub mod ci;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod generated;
 pub mod healthcheck;
 pub mod image;
 pub mod oci;
@@ -42,5 +46,6 @@ pub mod resolve;
 pub mod settings;
 pub mod sign;
 pub mod skeleton;
+pub mod yamlrefs;
 
 pub use error::{Error, Result};

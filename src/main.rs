@@ -32,6 +32,7 @@ fn main() {
         cli::Command::Verify(a) => commands::verify::run(a),
         cli::Command::Healthcheck(a) => commands::healthcheck::run(a),
         cli::Command::Probe(a) => commands::probe::run(a),
+        cli::Command::Ci(c) => commands::ci::run(c),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

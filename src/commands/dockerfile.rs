@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use cargo_gantry::cargo::{self, Toolchain};
-use cargo_gantry::dockerfile::{self, Facts, marker};
-use cargo_gantry::fsutil::write_atomic;
+use cargo_gantry::dockerfile::{self, Facts};
+use cargo_gantry::generated::{self, Labels, Mode};
 use cargo_gantry::resolve::{self, Request};
 use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features};
 use cargo_gantry::{Error, Result, assets, process, project};
@@ -66,45 +66,20 @@ pub fn run(args: &DockerfileArgs) -> Result<()> {
         (ignore_path, rendered.dockerignore),
     ];
 
-    if args.check {
-        return check(&files);
+    let mode = Mode::from_flags(args.check, args.force);
+    let labels = Labels {
+        command: "cargo gantry dockerfile",
+        printed: "the Dockerfile",
+    };
+    if mode == Mode::Check {
+        return generated::check(&files, labels);
     }
+    // Refuse before vendoring: a refusal leaves the checkout as it was.
+    generated::refuse_hand_edits(&files, mode, labels)?;
     if plan.strategy == Strategy::Vendor {
         vendor(&project.root, project.lockfile.is_some())?;
     }
-    let mut refused = Vec::new();
-    for (path, _) in files.iter().filter(|(p, new)| differs(p, new)) {
-        if let Ok(old) = std::fs::read_to_string(path)
-            && marker::provenance(&old) != marker::Provenance::Generated
-            && !args.force
-        {
-            refused.push((path, marker::provenance(&old)));
-        }
-    }
-    if !refused.is_empty() {
-        let what: Vec<String> = refused
-            .iter()
-            .map(|(p, prov)| match prov {
-                marker::Provenance::Edited => format!("`{}` (edited by hand)", p.display()),
-                _ => format!("`{}` (not written by gantry)", p.display()),
-            })
-            .collect();
-        return Err(
-            Error::user(format!("refusing to overwrite {}", what.join(", "))).with_hint(
-                "move your changes into [package.metadata.gantry] (or commit them elsewhere), \
-                 then pass --force to overwrite; `-o -` prints the Dockerfile instead",
-            ),
-        );
-    }
-    for (path, text) in &files {
-        if differs(path, text) {
-            write_atomic(path, text.as_bytes())?;
-            eprintln!("       Wrote {}", path.display());
-        } else {
-            eprintln!("   Unchanged {}", path.display());
-        }
-    }
-    Ok(())
+    generated::write(&files)
 }
 
 /// The vendor strategy copies `vendor/` into the build: make it when it is missing, as the
@@ -135,27 +110,6 @@ fn vendor(root: &Path, locked: bool) -> Result<()> {
     let dir = root.join("vendor");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
     Ok(())
-}
-
-fn differs(path: &Path, new: &str) -> bool {
-    std::fs::read_to_string(path).map_or(true, |old| old != new)
-}
-
-fn check(files: &[(PathBuf, String)]) -> Result<()> {
-    let stale: Vec<String> = files
-        .iter()
-        .filter(|(p, new)| differs(p, new))
-        .map(|(p, _)| format!("`{}`", p.display()))
-        .collect();
-    if stale.is_empty() {
-        eprintln!("  Up to date Dockerfile and .dockerignore");
-        return Ok(());
-    }
-    Err(Error::user(format!(
-        "out of date or missing: {}",
-        stale.join(", ")
-    ))
-    .with_hint("run `cargo gantry dockerfile` (with --force for hand-edited files) and commit the result"))
 }
 
 /// The flags as a settings layer: they win over env and metadata.

@@ -1,6 +1,7 @@
 //! Thin commands: turn what the user typed into settings, call the library, print the result.
 
 pub mod build;
+pub mod ci;
 pub mod cook;
 pub mod dockerfile;
 pub mod healthcheck;

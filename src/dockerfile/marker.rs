@@ -1,6 +1,8 @@
 //! A generated file starts with two comment lines: who wrote it, and a hash of everything after
 //! them. Regenerating may replace a file whose hash still matches (gantry wrote it and nobody
-//! touched it); a hand-edited or foreign file is refused unless the user forces it.
+//! touched it); a hand-edited or foreign file is refused unless the user forces it. The lines are
+//! `#` comments, which Dockerfiles, `.dockerignore` and YAML (CI workflows) all read as comments;
+//! [`crate::generated`] applies the rules.
 
 use sha2::{Digest, Sha256};
 

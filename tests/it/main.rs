@@ -3,6 +3,7 @@
 mod support;
 
 mod build_image;
+mod ci_github;
 mod dockerfile_cli;
 mod dockerfile_e2e;
 mod dockerfile_snapshots;

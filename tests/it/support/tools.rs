@@ -21,6 +21,26 @@ pub fn tool(path: &str) -> Option<PathBuf> {
     );
 }
 
+/// A tool found on PATH (pip and pyenv put theirs in many places), with the same fail-or-skip
+/// rule as [`tool`].
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    if found.is_some() {
+        return found;
+    }
+    if std::env::var(E2E_ENV).as_deref() == Ok("skip") {
+        eprintln!("skipping: `{name}` is not on PATH and {E2E_ENV}=skip");
+        return None;
+    }
+    panic!(
+        "`{name}` is not on PATH: run `scripts/test-env.sh` to install the test tools, or set {E2E_ENV}=skip"
+    );
+}
+
 /// Docker needs a running daemon too, with the same fail-or-skip rule.
 pub fn docker() -> Option<PathBuf> {
     let docker = tool("/usr/bin/docker")?;
