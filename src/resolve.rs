@@ -127,6 +127,71 @@ pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
     })
 }
 
+/// Every binary asked for: `--bin a --bin b`, or `--workspace` (every binary of every member);
+/// otherwise the one [`resolve`] picks. Each is resolved on its own, with its package's settings.
+pub fn resolve_all(project: &Project, req: &Request) -> Result<Vec<Target>> {
+    let bins: Vec<String> = if req.cargo.workspace {
+        project
+            .members()
+            .flat_map(|p| p.bins().map(|t| t.name.clone()))
+            .collect()
+    } else if req.cargo.bins.len() > 1 {
+        req.cargo.bins.clone()
+    } else {
+        return Ok(vec![resolve(project, req)?]);
+    };
+    if bins.is_empty() {
+        return Err(Error::user("this workspace has no binary to put into an image")
+            .with_hint("add a `[[bin]]` target (or `src/main.rs`) to a workspace member"));
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for bin in bins {
+        if targets.iter().any(|t| t.bin == bin) {
+            continue;
+        }
+        let one = Request {
+            cargo: CargoBuild {
+                bins: vec![bin],
+                packages: Vec::new(),
+                workspace: false,
+                ..req.cargo.clone()
+            },
+            ..req.clone()
+        };
+        targets.push(resolve(project, &one)?);
+    }
+    Ok(targets)
+}
+
+/// One cargo invocation for several targets: their flags, with every package and binary. Shared
+/// dependencies then compile once; cargo unifies features over all the selected packages, as
+/// `cargo build -p a -p b` always does.
+pub fn combined_cargo(targets: &[Target]) -> Result<CargoBuild> {
+    let first = targets.first().expect("at least one target");
+    let strip = |c: &CargoBuild| CargoBuild {
+        packages: Vec::new(),
+        bins: Vec::new(),
+        ..c.clone()
+    };
+    if let Some(other) = targets.iter().find(|t| strip(&t.cargo) != strip(&first.cargo)) {
+        return Err(Error::user(format!(
+            "binaries `{}` and `{}` need different cargo flags, so one cargo build cannot make both",
+            first.bin, other.bin
+        ))
+        .with_hint("build them separately, or give their packages the same profile, features and target settings"));
+    }
+    let mut cargo = first.cargo.clone();
+    cargo.packages = Vec::new();
+    cargo.bins = Vec::new();
+    for t in targets {
+        if !cargo.packages.contains(&t.package) {
+            cargo.packages.push(t.package.clone());
+        }
+        cargo.bins.push(t.bin.clone());
+    }
+    Ok(cargo)
+}
+
 impl Target {
     /// The labels of an image built from this checkout: the git revision unless a label sets it.
     pub fn image_labels(&self) -> BTreeMap<String, String> {
@@ -411,6 +476,54 @@ mod tests {
         assert_eq!(t.platform.platform, "linux/arm64");
         let t = resolve(&p, &request(Layer::default(), CargoBuild::default())).unwrap();
         assert_eq!(t.platform, platforms::host().unwrap());
+    }
+
+    #[test]
+    fn several_bins_resolve_one_target_each_and_build_in_one_cargo_run() {
+        let p = project(
+            vec![
+                package("api", "api", &["api", "migrate"]),
+                package("worker", "worker", &["worker"]),
+            ],
+            None,
+        );
+        let all = CargoBuild {
+            workspace: true,
+            ..CargoBuild::default()
+        };
+        let targets = resolve_all(&p, &request(Layer::default(), all)).unwrap();
+        let bins: Vec<&str> = targets.iter().map(|t| t.bin.as_str()).collect();
+        assert_eq!(bins, ["api", "migrate", "worker"]);
+        assert_eq!(targets[1].tag, "migrate:1.0.0");
+        let cargo = combined_cargo(&targets).unwrap();
+        assert_eq!(
+            cargo.args(),
+            ["-p", "api", "-p", "worker", "--bin", "api", "--bin", "migrate", "--bin", "worker"]
+        );
+        let two = CargoBuild {
+            bins: vec!["worker".into(), "api".into()],
+            ..CargoBuild::default()
+        };
+        let targets = resolve_all(&p, &request(Layer::default(), two)).unwrap();
+        assert_eq!(targets[0].bin, "worker");
+        assert_eq!(targets[0].cargo.args(), ["-p", "worker", "--bin", "worker"]);
+    }
+
+    #[test]
+    fn binaries_with_different_flags_cannot_share_a_cargo_run() {
+        let mut worker = package("worker", "worker", &["worker"]);
+        worker.settings = Layer {
+            features: Some(vec!["fast".into()]),
+            ..Layer::default()
+        };
+        let p = project(vec![package("api", "api", &["api"]), worker], None);
+        let all = CargoBuild {
+            workspace: true,
+            ..CargoBuild::default()
+        };
+        let targets = resolve_all(&p, &request(Layer::default(), all)).unwrap();
+        let err = combined_cargo(&targets).unwrap_err();
+        assert!(err.render().contains("need different cargo flags"), "{}", err.render());
     }
 
     #[test]
