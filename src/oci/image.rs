@@ -13,6 +13,7 @@ use oci_spec::image::{
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
+use crate::oci::artifact::Artifact;
 use crate::oci::digest::Digest;
 use crate::oci::layer::Layer;
 use crate::oci::platform::Platform;
@@ -26,6 +27,8 @@ pub struct Image {
     config: ImageConfiguration,
     runtime: Config,
     annotations: BTreeMap<String, String>,
+    /// Artifacts that refer to this image (SBOMs); not part of its manifest or digest.
+    referrers: Vec<Artifact>,
 }
 
 /// The JSON documents of an image, exactly as they are stored and hashed.
@@ -59,6 +62,7 @@ impl Image {
             config,
             runtime: Config::default(),
             annotations: BTreeMap::new(),
+            referrers: Vec::new(),
         }
     }
 
@@ -86,6 +90,7 @@ impl Image {
             config,
             runtime,
             annotations: BTreeMap::new(),
+            referrers: Vec::new(),
         })
     }
 
@@ -145,6 +150,16 @@ impl Image {
 
     pub fn annotations(&self) -> &BTreeMap<String, String> {
         &self.annotations
+    }
+
+    /// Attach an artifact (an SBOM, say) whose `subject` is this image. Publishers that can
+    /// store referrers (an OCI layout) write it; the image's digest does not change.
+    pub fn attach(&mut self, artifact: Artifact) {
+        self.referrers.push(artifact);
+    }
+
+    pub fn referrers(&self) -> &[Artifact] {
+        &self.referrers
     }
 
     /// The manifest for this image given its rendered config bytes.
