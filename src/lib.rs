@@ -35,6 +35,7 @@ pub mod project;
 pub mod publish;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod settings;
 pub mod skeleton;
 
