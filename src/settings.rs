@@ -102,6 +102,10 @@ pub struct Layer {
     pub allocator_feature: Option<String>,
     /// The builder image, instead of the one derived from the toolchain file or `rust-version`.
     pub builder: Option<String>,
+    /// SBOM formats attached to the image: `spdx` (default), `cyclonedx`, `none`.
+    pub sbom: Option<Vec<String>>,
+    /// Embed the dependency list in the binary, cargo-auditable's way (default true).
+    pub auditable: Option<bool>,
 }
 
 macro_rules! or_fields {
@@ -139,7 +143,9 @@ impl Layer {
             native_packages,
             runtime_packages,
             allocator_feature,
-            builder
+            builder,
+            sbom,
+            auditable
         );
         merged.env = env;
         merged.labels = labels;
@@ -237,6 +243,9 @@ pub struct ImageSettings {
     /// `HOST[:IMAGE]` paths (relative to the package directory) copied into the image.
     pub extra_files: Vec<String>,
     pub tzdata: bool,
+    /// SBOM formats as written (`spdx`, `cyclonedx`, `none`); parsed by `sbom::formats`.
+    pub sbom: Vec<String>,
+    pub auditable: bool,
 }
 
 impl ImageSettings {
@@ -251,6 +260,11 @@ impl ImageSettings {
             labels: layer.labels.clone().unwrap_or_default(),
             extra_files: layer.extra_files.clone().unwrap_or_default(),
             tzdata: layer.tzdata.unwrap_or(false),
+            sbom: layer
+                .sbom
+                .clone()
+                .unwrap_or_else(|| vec!["spdx".to_owned()]),
+            auditable: layer.auditable.unwrap_or(true),
         }
     }
 }

@@ -62,6 +62,21 @@ impl Format {
     }
 }
 
+/// The formats of a `--sbom`/`sbom = [...]` list; `none` (alone) turns SBOMs off. Sorted,
+/// each once: the image's referrers do not depend on the order they were named in.
+pub fn formats(names: &[String]) -> Result<Vec<Format>> {
+    let mut out = Vec::new();
+    for name in names.iter().flat_map(|n| n.split(',')).map(str::trim) {
+        if name == "none" {
+            continue;
+        }
+        out.push(Format::parse(name)?);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// A host file in the image that no package database accounts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostFile {
