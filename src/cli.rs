@@ -28,6 +28,23 @@ pub enum Command {
     Build(Box<ImageArgs>),
     /// Write a Dockerfile and .dockerignore tailored to the project.
     Dockerfile(DockerfileArgs),
+    /// Write the SBOM of one binary (compiles it, makes no image).
+    Sbom(SbomArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// `spdx` (SPDX 2.3 JSON, default) or `cyclonedx` (CycloneDX 1.6 JSON).
+    #[arg(long, value_name = "FORMAT", default_value = "spdx")]
+    pub format: String,
+    /// Where to write it (`-` for stdout, the default).
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +92,9 @@ pub struct ImageArgs {
     /// Add the time zone database (`/usr/share/zoneinfo`).
     #[arg(long)]
     pub tzdata: bool,
+    /// Attach an SBOM: `spdx` (default), `cyclonedx` or `none` (repeatable).
+    #[arg(long = "sbom", value_name = "FORMAT")]
+    pub sbom: Vec<String>,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

@@ -27,6 +27,7 @@ fn main() {
         cli::Command::Cook(a) => commands::cook::run(a),
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
+        cli::Command::Sbom(a) => commands::sbom::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

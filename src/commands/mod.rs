@@ -4,6 +4,7 @@ pub mod build;
 pub mod cook;
 pub mod dockerfile;
 pub mod prepare;
+pub mod sbom;
 
 use crate::cli::BuildArgs;
 use cargo_gantry::settings::{CargoBuild, LockMode, Profile, TargetSelection, split_features};
