@@ -13,3 +13,4 @@ mod cook_safety;
 mod oci;
 mod recipe_stability;
 mod registry;
+mod sbom;

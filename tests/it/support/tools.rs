@@ -21,6 +21,19 @@ pub fn tool(path: &str) -> Option<PathBuf> {
     );
 }
 
+/// A tool found on PATH (pip's and cargo's install directories are not fixed paths), with the
+/// same fail-or-skip rule as [`tool`].
+pub fn tool_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(found) = std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+    {
+        return Some(found);
+    }
+    tool(name)
+}
+
 /// Docker needs a running daemon too, with the same fail-or-skip rule.
 pub fn docker() -> Option<PathBuf> {
     let docker = tool("/usr/bin/docker")?;
