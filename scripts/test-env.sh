@@ -87,4 +87,8 @@ if [ -f "$cross" ]; then
 else
   log "no shared/cross/setup-arm64.sh beside the checkout: the arm64 tests need it"; exit 1
 fi
+# SBOM validators (PyPI) and the reader of cargo-auditable data (crates.io).
+python3 -c 'import spdx_tools, cyclonedx' >/dev/null 2>&1 \
+  || python3 -m pip install -q --break-system-packages spdx-tools cyclonedx-python-lib >&2
+command -v rust-audit-info >/dev/null || cargo install -q rust-audit-info --locked >&2
 log "ready"

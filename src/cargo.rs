@@ -70,6 +70,62 @@ pub fn metadata(
     run_metadata(&mc)
 }
 
+/// Full `cargo metadata` (the resolve graph) as `build` would resolve it: the same features,
+/// lock mode and manifest, dependencies filtered to the platform `triple`. Needs no build, so
+/// it can run before the compile (the auditable data has to exist before the final link).
+pub fn resolve_graph(
+    dir: &Path,
+    toolchain: Toolchain,
+    build: &CargoBuild,
+    triple: &str,
+) -> Result<Metadata> {
+    let mut mc = MetadataCommand::new();
+    mc.current_dir(dir).cargo_path("cargo");
+    if !build.features.is_empty() {
+        mc.features(cargo_metadata::CargoOpt::SomeFeatures(
+            build.features.clone(),
+        ));
+    }
+    if build.all_features {
+        mc.features(cargo_metadata::CargoOpt::AllFeatures);
+    }
+    if build.no_default_features {
+        mc.features(cargo_metadata::CargoOpt::NoDefaultFeatures);
+    }
+    let mut options = vec!["--filter-platform".to_owned(), triple.to_owned()];
+    match (build.lock.locked, build.lock.offline) {
+        (true, true) => options.push("--frozen".to_owned()),
+        (true, false) => options.push("--locked".to_owned()),
+        (false, true) => options.push("--offline".to_owned()),
+        (false, false) => {}
+    }
+    mc.other_options(options);
+    for var in toolchain.removed_env() {
+        mc.env_remove(*var);
+    }
+    run_metadata(&mc)
+}
+
+/// The host's target triple, as the toolchain cargo runs with reports it (`rustc -vV`).
+pub fn host_triple(dir: &Path, toolchain: Toolchain) -> Result<String> {
+    let mut cmd = process::command("rustc", dir);
+    cmd.arg("-vV");
+    for var in toolchain.removed_env() {
+        cmd.env_remove(var);
+    }
+    let out = process::output(&mut cmd)?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_owned())
+        .ok_or_else(|| {
+            Error::failure(format!(
+                "`{}` printed no `host:` line",
+                process::command_line(&cmd)
+            ))
+        })
+}
+
 fn run_metadata(mc: &MetadataCommand) -> Result<Metadata> {
     let mut cmd = mc.cargo_command();
     let out = process::output(&mut cmd)?;

@@ -43,12 +43,29 @@ pub enum Command {
     /// Write a CI workflow that builds the image with gantry and pushes it.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Write the SBOM of one binary (compiles it, makes no image).
+    Sbom(SbomArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
     /// GitHub Actions: `.github/workflows/image.yml`.
     Github(CiGithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// `spdx` (SPDX 2.3 JSON, default) or `cyclonedx` (CycloneDX 1.6 JSON).
+    #[arg(long, value_name = "FORMAT", default_value = "spdx")]
+    pub format: String,
+    /// Where to write it (`-` for stdout, the default).
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "-")]
+    pub output: PathBuf,
+    /// The project's Cargo.toml (default: the one cargo finds from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +217,9 @@ pub struct ImageArgs {
     /// `tcp://HOST:PORT`; timings from the `healthcheck` setting.
     #[arg(long, value_name = "URL")]
     pub healthcheck: Option<String>,
+    /// Attach an SBOM: `spdx` (default), `cyclonedx` or `none` (repeatable).
+    #[arg(long = "sbom", value_name = "FORMAT")]
+    pub sbom: Vec<String>,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

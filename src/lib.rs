@@ -43,6 +43,7 @@ pub mod project;
 pub mod publish;
 pub mod registry;
 pub mod resolve;
+pub mod sbom;
 pub mod settings;
 pub mod sign;
 pub mod skeleton;

@@ -33,6 +33,7 @@ fn main() {
         cli::Command::Healthcheck(a) => commands::healthcheck::run(a),
         cli::Command::Probe(a) => commands::probe::run(a),
         cli::Command::Ci(c) => commands::ci::run(c),
+        cli::Command::Sbom(a) => commands::sbom::run(a),
     };
     if let Err(err) = result {
         eprintln!("{}", err.render());

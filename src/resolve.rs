@@ -141,8 +141,10 @@ pub fn resolve_all(project: &Project, req: &Request) -> Result<Vec<Target>> {
         return Ok(vec![resolve(project, req)?]);
     };
     if bins.is_empty() {
-        return Err(Error::user("this workspace has no binary to put into an image")
-            .with_hint("add a `[[bin]]` target (or `src/main.rs`) to a workspace member"));
+        return Err(
+            Error::user("this workspace has no binary to put into an image")
+                .with_hint("add a `[[bin]]` target (or `src/main.rs`) to a workspace member"),
+        );
     }
     let mut targets: Vec<Target> = Vec::new();
     for bin in bins {
@@ -173,7 +175,10 @@ pub fn combined_cargo(targets: &[Target]) -> Result<CargoBuild> {
         bins: Vec::new(),
         ..c.clone()
     };
-    if let Some(other) = targets.iter().find(|t| strip(&t.cargo) != strip(&first.cargo)) {
+    if let Some(other) = targets
+        .iter()
+        .find(|t| strip(&t.cargo) != strip(&first.cargo))
+    {
         return Err(Error::user(format!(
             "binaries `{}` and `{}` need different cargo flags, so one cargo build cannot make both",
             first.bin, other.bin
@@ -498,7 +503,9 @@ mod tests {
         let cargo = combined_cargo(&targets).unwrap();
         assert_eq!(
             cargo.args(),
-            ["-p", "api", "-p", "worker", "--bin", "api", "--bin", "migrate", "--bin", "worker"]
+            [
+                "-p", "api", "-p", "worker", "--bin", "api", "--bin", "migrate", "--bin", "worker"
+            ]
         );
         let two = CargoBuild {
             bins: vec!["worker".into(), "api".into()],
@@ -523,7 +530,11 @@ mod tests {
         };
         let targets = resolve_all(&p, &request(Layer::default(), all)).unwrap();
         let err = combined_cargo(&targets).unwrap_err();
-        assert!(err.render().contains("need different cargo flags"), "{}", err.render());
+        assert!(
+            err.render().contains("need different cargo flags"),
+            "{}",
+            err.render()
+        );
     }
 
     #[test]

@@ -109,6 +109,10 @@ pub struct Layer {
     /// `{ http = URL | tcp = "HOST:PORT", interval, timeout, start-period, retries }`: checked
     /// by `gantry-probe` in the image (see `crate::healthcheck`).
     pub healthcheck: Option<crate::healthcheck::Spec>,
+    /// SBOM formats attached to the image: `spdx` (default), `cyclonedx`, `none`.
+    pub sbom: Option<Vec<String>>,
+    /// Embed the dependency list in the binary, cargo-auditable's way (default true).
+    pub auditable: Option<bool>,
 }
 
 macro_rules! or_fields {
@@ -152,7 +156,9 @@ impl Layer {
             runtime_packages,
             allocator_feature,
             builder,
-            healthcheck
+            healthcheck,
+            sbom,
+            auditable
         );
         merged.env = env;
         merged.labels = labels;
@@ -252,6 +258,9 @@ pub struct ImageSettings {
     pub extra_files: Vec<String>,
     pub tzdata: bool,
     pub healthcheck: Option<crate::healthcheck::Healthcheck>,
+    /// SBOM formats as written (`spdx`, `cyclonedx`, `none`); parsed by `sbom::formats`.
+    pub sbom: Vec<String>,
+    pub auditable: bool,
 }
 
 impl ImageSettings {
@@ -267,6 +276,11 @@ impl ImageSettings {
             extra_files: layer.extra_files.clone().unwrap_or_default(),
             tzdata: layer.tzdata.unwrap_or(false),
             healthcheck: layer.healthcheck.as_ref().map(|h| h.resolve()),
+            sbom: layer
+                .sbom
+                .clone()
+                .unwrap_or_else(|| vec!["spdx".to_owned()]),
+            auditable: layer.auditable.unwrap_or(true),
         }
     }
 }

@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
+use cargo_gantry::oci::Artifact;
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
+use cargo_gantry::sbom::{self, BaseImage, Sbom};
 use cargo_gantry::settings::{Layer, Profile, env};
 use cargo_gantry::{Error, Result, assets, probe, project, sign};
 
@@ -86,7 +88,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let built = image::compile(&project, &target)?;
     eprintln!("    Building image layers for `{}`", target.bin);
     let labels = target.image_labels();
-    let (image, summary) = image::build(&Inputs {
+    let (mut image, summary) = image::build(&Inputs {
         binary: &built.executable,
         bin: &target.bin,
         settings: &target.image,
@@ -96,6 +98,11 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         extra_files: &extra_files,
         probe: probe.as_deref(),
     })?;
+
+    for format in sbom::formats(&target.image.sbom)? {
+        let document = image_sbom(&built, &summary, &base, created)?.render(format)?;
+        image.attach(Artifact::new(format.media_type(), document));
+    }
 
     let published = publisher.publish(&image)?;
     for r in &published.references {
@@ -175,6 +182,28 @@ fn report(args: &ImageArgs, out: &Outcome) {
     }
 }
 
+/// The SBOM of the image: the binary's crates, the runtime files copied from this machine (by
+/// Debian package when dpkg knows them) and the base image by digest.
+fn image_sbom(
+    built: &image::Built,
+    summary: &image::Summary,
+    base: &image::Base,
+    created: u64,
+) -> Result<Sbom> {
+    let mut sbom = Sbom::of_crates(built.crates.clone(), created)
+        .with_runtime_files(Path::new("/"), &summary.host_files)?;
+    if let image::Base::Image {
+        image, reference, ..
+    } = base
+    {
+        sbom.base = Some(BaseImage {
+            reference: reference.clone(),
+            digest: image.digest()?,
+        });
+    }
+    Ok(sbom)
+}
+
 /// The image settings typed on the command line, as a settings layer.
 fn cli_layer(args: &ImageArgs) -> Result<Layer> {
     let pairs = |flag: &str, items: &[String]| -> Result<Option<BTreeMap<String, String>>> {
@@ -210,6 +239,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
             .as_deref()
             .map(Spec::from_url)
             .transpose()?,
+        sbom: non_empty(&args.sbom),
         ..Layer::default()
     })
 }
@@ -271,7 +301,7 @@ fn publishers(
     Ok((Multi(all), default_layout))
 }
 
-fn source_date_epoch() -> Result<u64> {
+pub fn source_date_epoch() -> Result<u64> {
     match std::env::var(env::SOURCE_DATE_EPOCH) {
         Err(_) => Ok(0),
         Ok(v) if v.trim().is_empty() => Ok(0),

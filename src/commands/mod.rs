@@ -8,6 +8,7 @@ pub mod healthcheck;
 pub mod prepare;
 pub mod probe;
 pub mod run;
+pub mod sbom;
 pub mod sign;
 pub mod verify;
 

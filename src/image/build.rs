@@ -53,6 +53,9 @@ pub struct Summary {
     pub linking: Linking,
     pub libraries: Vec<String>,
     pub max_glibc: Option<String>,
+    /// Files copied from this machine into the runtime layer (loader, libraries, CA bundle,
+    /// tzdata), by path, for the SBOM.
+    pub host_files: Vec<PathBuf>,
 }
 
 pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
@@ -81,6 +84,7 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
         linking: elf.linking,
         libraries: Vec::new(),
         max_glibc: elf.max_required_glibc().map(|v| v.to_string()),
+        host_files: Vec::new(),
     };
     let entrypoint = format!("{APP_DIR}/{}", inp.bin);
 
@@ -124,11 +128,14 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
         Base::Auto => {
             let mut image = Image::new(&platform);
             let mut layer = LayerBuilder::new(inp.created);
-            system_files(&mut layer, inp.settings.tzdata)?;
+            summary.host_files = system_files(&mut layer, inp.settings.tzdata)?;
             if dynamic {
                 let resolution = ldso::resolve(Path::new("/"), inp.binary)?;
                 for entry in resolution.entries() {
                     add_entry(&mut layer, entry)?;
+                    if let FsEntry::File { source, .. } = entry {
+                        summary.host_files.push(source.clone());
+                    }
                 }
                 let extra: Vec<String> = resolution
                     .library_path()
@@ -237,9 +244,11 @@ fn image_env(image: &mut Image, key: &str, value: &str) {
 
 /// What every program expects to find, as distroless provides it: CA certificates, users root and
 /// nonroot (65532) for a numeric USER to have a name and a home, name service order, /tmp.
-fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
+/// Returns the host files it copied.
+fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<Vec<PathBuf>> {
     let ssl_cert_file = std::env::var_os(env::SSL_CERT_FILE);
     let ca = certs::host_bundle(Path::new("/"), ssl_cert_file.as_deref())?;
+    let mut copied = vec![ca.clone()];
     layer.file(certs::IMAGE_BUNDLE, 0o644, ca);
     layer.file(
         "/etc/passwd",
@@ -270,8 +279,9 @@ fn system_files(layer: &mut LayerBuilder, tzdata: bool) -> Result<()> {
             .with_hint("install the `tzdata` package"));
         }
         add_host_path(layer, zoneinfo, "/usr/share/zoneinfo")?;
+        copied.push(zoneinfo.to_owned());
     }
-    Ok(())
+    Ok(copied)
 }
 
 fn add_entry(layer: &mut LayerBuilder, entry: &FsEntry) -> Result<()> {

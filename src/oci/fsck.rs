@@ -186,6 +186,16 @@ impl Fsck<'_> {
         let Some(config_digest) = self.blob_ok(manifest.config()) else {
             return;
         };
+        if manifest.config().media_type() != &MediaType::ImageConfig {
+            // An artifact (OCI 1.1): its blobs are checked, there is no rootfs to match.
+            for blob in manifest.layers() {
+                self.blob_ok(blob);
+            }
+            if let Some(subject) = manifest.subject() {
+                self.blob_ok(subject);
+            }
+            return;
+        }
         let Some(config) = self.json::<ImageConfiguration>(&config_digest, "image config") else {
             return;
         };

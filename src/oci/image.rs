@@ -13,6 +13,7 @@ use oci_spec::image::{
 use serde::Serialize;
 
 use crate::error::{Context, Error, Result};
+use crate::oci::artifact::Artifact;
 use crate::oci::digest::Digest;
 use crate::oci::layer::Layer;
 use crate::oci::platform::Platform;
@@ -29,6 +30,8 @@ pub struct Image {
     /// rendering, and only when set, so images without one render exactly as before.
     healthcheck: Option<Healthcheck>,
     annotations: BTreeMap<String, String>,
+    /// Artifacts that refer to this image (SBOMs); not part of its manifest or digest.
+    referrers: Vec<Artifact>,
 }
 
 /// Docker's healthcheck in an image config (`docker inspect`'s `Config.Healthcheck`): the
@@ -75,6 +78,7 @@ impl Image {
             runtime: Config::default(),
             healthcheck: None,
             annotations: BTreeMap::new(),
+            referrers: Vec::new(),
         }
     }
 
@@ -103,6 +107,7 @@ impl Image {
             runtime,
             healthcheck: None,
             annotations: BTreeMap::new(),
+            referrers: Vec::new(),
         })
     }
 
@@ -183,6 +188,16 @@ impl Image {
 
     pub fn annotations(&self) -> &BTreeMap<String, String> {
         &self.annotations
+    }
+
+    /// Attach an artifact (an SBOM, say) whose `subject` is this image. Publishers that can
+    /// store referrers (an OCI layout) write it; the image's digest does not change.
+    pub fn attach(&mut self, artifact: Artifact) {
+        self.referrers.push(artifact);
+    }
+
+    pub fn referrers(&self) -> &[Artifact] {
+        &self.referrers
     }
 
     /// The manifest for this image given its rendered config bytes.

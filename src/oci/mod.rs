@@ -6,11 +6,13 @@
 //! layout::read / archive::read ───┘        |
 //!                                          ├─> layout::write   OCI image layout directory
 //!                                          └─> archive::write  docker archive (also an OCI layout)
+//! Artifact --render(subject)--> artifact manifest (OCI 1.1 referrer), written by layout::write
 //! fsck::check: re-hash a layout and check every reference in it
 //! unpack::unpack: apply an image's layers to a directory; rootfs: paths inside it, never out
 //! ```
 
 pub mod archive;
+pub mod artifact;
 pub mod blob;
 pub mod digest;
 pub mod fsck;
@@ -21,6 +23,7 @@ pub mod platform;
 pub mod rootfs;
 pub mod unpack;
 
+pub use artifact::Artifact;
 pub use blob::BlobSource;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use image::{Image, Rendered};

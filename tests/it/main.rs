@@ -16,4 +16,5 @@ mod oci;
 mod recipe_stability;
 mod registry;
 mod run;
+mod sbom;
 mod sign;

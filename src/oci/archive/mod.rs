@@ -92,7 +92,7 @@ pub fn write_to(out: impl Write, image: &Image, tag: &str) -> Result<Rendered> {
         append_file(&mut tar, &path, json.len() as u64, json.as_slice())?;
     }
     let name = docker_name(tag);
-    let index = index_json(&rendered, tag, &[(CONTAINERD_NAME, &name)])?;
+    let index = index_json(&rendered, tag, &[(CONTAINERD_NAME, &name)], &[])?;
     let manifest = canonical_json(&[DockerManifest {
         config: rendered.config_digest.blob_path(),
         repo_tags: Some(vec![tag.to_owned()]),

@@ -11,9 +11,10 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{ImageIndex, MediaType};
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use crate::error::{Context, Error, Result};
+use crate::oci::artifact::EMPTY_JSON;
 use crate::oci::blob::{self, write_blob, write_bytes};
 use crate::oci::image::{Image, Rendered, canonical_json};
 
@@ -54,17 +55,31 @@ fn write_into(dir: &Path, image: &Image, tag: &str) -> Result<Rendered> {
     }
     write_bytes(&blobs, &rendered.config)?;
     write_bytes(&blobs, &rendered.manifest)?;
-    let index = index_json(&rendered, tag, &[])?;
+    // OCI 1.1 referrers: each artifact's manifest names the image as its subject and is
+    // listed in index.json without a name, so tools that look images up by name skip it.
+    let mut referrers = Vec::new();
+    if !image.referrers().is_empty() {
+        write_bytes(&blobs, EMPTY_JSON)?;
+    }
+    for artifact in image.referrers() {
+        let r = artifact.render(&rendered.manifest_descriptor())?;
+        write_bytes(&blobs, &artifact.data)?;
+        write_bytes(&blobs, &r.manifest)?;
+        referrers.push(r.descriptor);
+    }
+    let index = index_json(&rendered, tag, &[], &referrers)?;
     blob::write_file(&dir.join("index.json"), &index)?;
     blob::write_file(&dir.join("oci-layout"), OCI_LAYOUT)?;
     Ok(rendered)
 }
 
-/// `index.json` pointing at the manifest, annotated with `REF_NAME` = `tag` and `extra`.
+/// `index.json` pointing at the manifest, annotated with `REF_NAME` = `tag` and `extra`, then
+/// at the `referrers` (artifact manifests of that image).
 pub(crate) fn index_json(
     rendered: &Rendered,
     tag: &str,
     extra: &[(&str, &str)],
+    referrers: &[Descriptor],
 ) -> Result<Vec<u8>> {
     check_tag(tag)?;
     let mut annotations = HashMap::from([(REF_NAME.to_owned(), tag.to_owned())]);
@@ -74,7 +89,12 @@ pub(crate) fn index_json(
     let mut index = ImageIndex::default();
     index
         .set_media_type(Some(MediaType::ImageIndex))
-        .set_manifests(vec![descriptor]);
+        .set_manifests(
+            [descriptor]
+                .into_iter()
+                .chain(referrers.iter().cloned())
+                .collect(),
+        );
     canonical_json(&index)
 }
 

@@ -1,0 +1,256 @@
+//! Which Debian package a runtime file came from, read from the host's dpkg database
+//! (`/var/lib/dpkg/info/*.list` and `status`) the way `dpkg -S` answers, plus `/etc/os-release`
+//! for the purl namespace. No database (another distribution) means no answer, not an error.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// One installed package that provided files of the image.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DebPackage {
+    pub name: String,
+    /// `amd64`, `arm64`, … or `all`.
+    pub arch: String,
+    pub version: String,
+    /// The files of the image it provided, sorted.
+    pub files: Vec<String>,
+}
+
+impl DebPackage {
+    /// `pkg:deb/<os id>/NAME@VERSION?arch=ARCH`, with `distro=` when os-release names one.
+    pub fn purl(&self, os: &OsRelease) -> String {
+        let mut purl = format!(
+            "pkg:deb/{}/{}@{}?arch={}",
+            os.id,
+            self.name,
+            purl_escape(&self.version),
+            self.arch
+        );
+        if let Some(v) = &os.version_id {
+            purl.push_str(&format!("&distro={}-{v}", os.id));
+        }
+        purl
+    }
+}
+
+/// `ID` and `VERSION_ID` of `/etc/os-release`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsRelease {
+    pub id: String,
+    pub version_id: Option<String>,
+}
+
+/// What the dpkg database says about `files` (host paths): the packages that own them, and
+/// the files no package owns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owners {
+    pub os: Option<OsRelease>,
+    pub packages: Vec<DebPackage>,
+    pub unowned: Vec<PathBuf>,
+}
+
+pub fn owners(root: &Path, files: &[PathBuf]) -> Result<Owners> {
+    let info = root.join("var/lib/dpkg/info");
+    let os = os_release(root);
+    if !info.is_dir() {
+        return Ok(Owners {
+            os,
+            packages: Vec::new(),
+            unowned: files.to_vec(),
+        });
+    }
+    let db = Database::read(root, &info)?;
+    let mut found: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut unowned = Vec::new();
+    for file in files {
+        match candidates(root, file).iter().find_map(|c| db.owner.get(c)) {
+            Some(owner) => {
+                found
+                    .entry(owner.clone())
+                    .or_default()
+                    .insert(file.display().to_string());
+            }
+            None => unowned.push(file.clone()),
+        }
+    }
+    let packages = found
+        .into_iter()
+        .map(|((name, arch), files)| DebPackage {
+            version: db
+                .versions
+                .get(&(name.clone(), arch.clone()))
+                .cloned()
+                .unwrap_or_default(),
+            name,
+            arch,
+            files: files.into_iter().collect(),
+        })
+        .filter(|p| !p.version.is_empty())
+        .collect();
+    unowned.sort();
+    Ok(Owners {
+        os,
+        packages,
+        unowned,
+    })
+}
+
+struct Database {
+    /// A listed path -> (package, arch).
+    owner: HashMap<String, (String, String)>,
+    /// (package, arch) -> installed version.
+    versions: HashMap<(String, String), String>,
+}
+
+impl Database {
+    fn read(root: &Path, info: &Path) -> Result<Database> {
+        let status_path = root.join("var/lib/dpkg/status");
+        let status = std::fs::read_to_string(&status_path)
+            .map_err(|e| Error::io("read", &status_path, e))?;
+        let mut versions = HashMap::new();
+        let mut archs: HashMap<String, String> = HashMap::new();
+        for stanza in status.split("\n\n") {
+            let field = |k: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k)?.strip_prefix(": "))
+                    .map(str::to_owned)
+            };
+            let installed = field("Status").is_some_and(|s| s.ends_with(" installed"));
+            if let (true, Some(name), Some(arch), Some(version)) = (
+                installed,
+                field("Package"),
+                field("Architecture"),
+                field("Version"),
+            ) {
+                archs.insert(name.clone(), arch.clone());
+                versions.insert((name, arch), version);
+            }
+        }
+        let mut lists: Vec<PathBuf> = std::fs::read_dir(info)
+            .map_err(|e| Error::io("read directory", info, e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "list"))
+            .collect();
+        // Sorted: when two packages list a path (a directory), the first name wins every time.
+        lists.sort();
+        let mut owner = HashMap::new();
+        for list in lists {
+            let stem = list.file_stem().unwrap_or_default().to_string_lossy();
+            let (name, arch) = match stem.split_once(':') {
+                Some((n, a)) => (n.to_owned(), a.to_owned()),
+                None => {
+                    let arch = archs.get(&*stem).cloned().unwrap_or_else(|| "all".into());
+                    (stem.to_string(), arch)
+                }
+            };
+            let Ok(text) = std::fs::read_to_string(&list) else {
+                continue;
+            };
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                owner
+                    .entry(line.to_owned())
+                    .or_insert_with(|| (name.clone(), arch.clone()));
+            }
+        }
+        Ok(Database { owner, versions })
+    }
+}
+
+/// The names dpkg may list a file under: as given, resolved, and their `/usr`-merge twins
+/// (`/lib/x` is `/usr/lib/x` on a merged system, but the package lists one of them).
+fn candidates(root: &Path, file: &Path) -> Vec<String> {
+    let mut names = vec![file.to_path_buf()];
+    if let Ok(real) = std::fs::canonicalize(root.join(file.strip_prefix("/").unwrap_or(file))) {
+        let real = real.strip_prefix(root).map(|r| Path::new("/").join(r));
+        names.extend(real.ok());
+    }
+    let mut all = Vec::new();
+    for name in names {
+        let s = name.display().to_string();
+        all.push(s.clone());
+        match s.strip_prefix("/usr") {
+            Some(rest)
+                if ["/lib", "/bin", "/sbin"]
+                    .iter()
+                    .any(|d| rest.starts_with(d)) =>
+            {
+                all.push(rest.to_owned())
+            }
+            _ => all.push(format!("/usr{s}")),
+        }
+    }
+    all
+}
+
+fn os_release(root: &Path) -> Option<OsRelease> {
+    let text = ["etc/os-release", "usr/lib/os-release"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(root.join(p)).ok())?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Some(OsRelease {
+        id: field("ID")?,
+        version_id: field("VERSION_ID"),
+    })
+}
+
+/// Debian versions may hold `:` (epochs) and `+`; purl wants them percent-encoded.
+fn purl_escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace(':', "%3A")
+        .replace('+', "%2B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_attributed_through_the_usr_merge_and_versions_come_from_status() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let info = r.join("var/lib/dpkg/info");
+        std::fs::create_dir_all(&info).unwrap();
+        std::fs::write(
+            info.join("libc6:amd64.list"),
+            "/lib/x86_64-linux-gnu/libc.so.6\n",
+        )
+        .unwrap();
+        std::fs::write(info.join("tzdata.list"), "/usr/share/zoneinfo\n").unwrap();
+        std::fs::write(
+            r.join("var/lib/dpkg/status"),
+            "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9+deb12u7\n\n\
+             Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::write(r.join("etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n").unwrap();
+        let files = [
+            PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            PathBuf::from("/usr/share/zoneinfo"),
+            PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
+        ];
+        let found = owners(r, &files).unwrap();
+        let os = found.os.clone().unwrap();
+        let purls: Vec<String> = found.packages.iter().map(|p| p.purl(&os)).collect();
+        assert_eq!(
+            purls,
+            [
+                "pkg:deb/debian/libc6@2.36-9%2Bdeb12u7?arch=amd64&distro=debian-12",
+                "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12",
+            ]
+        );
+        assert_eq!(
+            found.unowned,
+            [PathBuf::from("/etc/ssl/certs/ca-certificates.crt")]
+        );
+    }
+}
