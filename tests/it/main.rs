@@ -9,6 +9,7 @@ mod dockerfile_snapshots;
 
 mod cook_layouts;
 mod cook_safety;
+mod corpus;
 mod oci;
 mod recipe_stability;
 mod registry;
