@@ -92,12 +92,19 @@ fn corpus_recipes_list_the_bins_and_packages_and_are_stable_across_runs_and_path
         let recipe = match Recipe::from_json(&first, Path::new("-")) {
             Ok(r) => r,
             Err(e) => {
-                failures.push(format!("{}: the recipe does not parse: {}", p.name, e.render()));
+                failures.push(format!(
+                    "{}: the recipe does not parse: {}",
+                    p.name,
+                    e.render()
+                ));
                 continue;
             }
         };
         if !recipe.bins.contains(&p.bin) {
-            failures.push(format!("{}: bins {:?} lack `{}`", p.name, recipe.bins, p.bin));
+            failures.push(format!(
+                "{}: bins {:?} lack `{}`",
+                p.name, recipe.bins, p.bin
+            ));
         }
         let locals: BTreeSet<String> = recipe.local_packages.iter().cloned().collect();
         if locals != p.packages {
@@ -110,7 +117,10 @@ fn corpus_recipes_list_the_bins_and_packages_and_are_stable_across_runs_and_path
             failures.push(format!("{}: a second prepare gave another recipe", p.name));
         }
         if prepare(&b, &p.name) != first {
-            failures.push(format!("{}: a copy at another path gave another recipe", p.name));
+            failures.push(format!(
+                "{}: a copy at another path gave another recipe",
+                p.name
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
