@@ -171,7 +171,7 @@ print(next(t['src_path'] for p in m['packages'] for t in p['targets'] if t['name
 }
 
 for name in $names; do
-  rm -f "$results/$name".*
+  for st in $want; do rm -f "$results/$name.$st"; done
   bin=$(corpus get "$name" bin)
   kind=$(corpus get "$name" run)
   expect=$(corpus get "$name" expect)
