@@ -12,6 +12,7 @@ mod healthcheck;
 
 mod cook_layouts;
 mod cook_safety;
+mod corpus;
 mod oci;
 mod recipe_stability;
 mod registry;
