@@ -100,7 +100,7 @@ fn corpus_recipes_list_the_bins_and_packages_and_are_stable_across_runs_and_path
                 continue;
             }
         };
-        if !recipe.bins.contains(&p.bin) {
+        if !recipe.bins.contains_key(&p.bin) {
             failures.push(format!(
                 "{}: bins {:?} lack `{}`",
                 p.name, recipe.bins, p.bin

@@ -147,6 +147,15 @@ const CHANGED: &[(&str, Modification)] = &[
             "[build]\nrustflags = [\"-Copt-level=1\"]\n",
         );
     }),
+    // cargo refuses a toolchain older than `rust-version`: cook must fail where the build would.
+    ("rust-version", |fx| {
+        edit(
+            fx,
+            "w/lib/Cargo.toml",
+            "edition = \"2021\"",
+            "edition = \"2021\"\nrust-version = \"1.70\"",
+        )
+    }),
     ("build script removed", |fx| {
         fx.remove("w/app/build.rs");
     }),
