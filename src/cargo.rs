@@ -229,6 +229,12 @@ impl Build {
         self
     }
 
+    /// Set an environment variable for cargo and what it runs.
+    pub fn env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Build {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// The command line, as a user would type it.
     pub fn command_line(&self) -> String {
         process::command_line(&self.cmd)

@@ -10,6 +10,15 @@ use cargo_gantry::error::Kind;
 
 fn main() {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Run by cargo as the workspace's rustc wrapper (set by gantry's own build).
+    if let Some(links) = std::env::var_os(cargo_gantry::settings::env::AUDITABLE_LINKS) {
+        let result =
+            cargo_gantry::sbom::auditable::wrapper::run(args, &links.to_string_lossy());
+        if let Err(err) = result {
+            eprintln!("{}", err.render());
+        }
+        std::process::exit(2);
+    }
     // `cargo gantry x` runs `cargo-gantry gantry x`.
     if args.get(1).is_some_and(|a| a == "gantry") {
         args.remove(1);

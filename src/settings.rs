@@ -57,6 +57,13 @@ pub mod env {
     pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
     /// The compiler cargo would use; gantry compiles `gantry-probe` with it.
     pub const RUSTC: &str = "RUSTC";
+    /// cargo runs this program around rustc for workspace members only.
+    pub const RUSTC_WORKSPACE_WRAPPER: &str = "RUSTC_WORKSPACE_WRAPPER";
+    /// Set by gantry for itself as cargo's workspace wrapper: which binaries get which extra
+    /// link arguments (the cargo-auditable object), as JSON.
+    pub const AUDITABLE_LINKS: &str = "GANTRY_AUDITABLE_LINKS";
+    /// The user's own workspace wrapper, which gantry's runs in turn.
+    pub const INNER_WORKSPACE_WRAPPER: &str = "GANTRY_INNER_WORKSPACE_WRAPPER";
 
     /// All `GANTRY_*` variables that feed settings (for `--help` texts and tests).
     pub const SETTINGS: &[&str] = &[

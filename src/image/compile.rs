@@ -5,6 +5,7 @@
 //! and gantry builds into its own `target/gantry` directory so that these flags never thrash the
 //! user's ordinary `cargo build` artifacts.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cargo::{self, Toolchain};
@@ -26,8 +27,15 @@ pub struct Built {
     pub crates: Crates,
 }
 
-pub fn compile(project: &Project, plan: &Target) -> Result<Built> {
-    let mut cargo = plan.cargo.clone();
+pub fn compile(project: &Project, target: &Target) -> Result<Built> {
+    let mut all = compile_all(project, std::slice::from_ref(target))?;
+    Ok(all.remove(0))
+}
+
+/// Build every target's binary in one cargo run (shared dependencies compile once), each with
+/// its own cargo-auditable dependency list; the results in the order of `targets`.
+pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> {
+    let mut cargo = crate::resolve::combined_cargo(targets)?;
     if cargo.target_dir.is_none() {
         cargo.target_dir = Some(project.target_directory.join("gantry"));
     }
@@ -50,44 +58,58 @@ pub fn compile(project: &Project, plan: &Target) -> Result<Built> {
     };
     let graph = cargo::resolve_graph(&project.root, Toolchain::Inherited, &cargo, &triple)?;
     let lockfile = project.lockfile.as_deref();
-    let embedded = if plan.image.auditable {
-        let crates = Crates::from_metadata(&graph, &plan.package, None, lockfile)?;
-        let dir = cargo.target_dir.clone().unwrap_or_default();
+    let dir = cargo.target_dir.clone().unwrap_or_default();
+    let mut links = BTreeMap::new();
+    let mut embedded = BTreeMap::new();
+    for t in targets.iter().filter(|t| t.image.auditable) {
+        let crates = Crates::from_metadata(&graph, &t.package, None, lockfile)?;
         let object = dir
             .join("gantry-auditable")
-            .join(format!("{}.dep-v0.o", plan.bin));
-        flags.extend(auditable::link_flags(&crates, plan.platform, &object)?);
-        Some(crates)
-    } else {
-        None
-    };
+            .join(format!("{}.dep-v0.o", t.bin));
+        // rustc's crate name of a bin target.
+        links.insert(
+            t.bin.replace('-', "_"),
+            auditable::link_flags(&crates, t.platform, &object)?,
+        );
+        embedded.insert(t.bin.clone(), crates);
+    }
     let mut build = cargo::Build::new(&project.root, Toolchain::Inherited, &cargo);
     build.add_rustflags(&project.cargo_configs, &flags);
+    if !links.is_empty() {
+        for (k, v) in auditable::wrapper::environment(&links)? {
+            build.env(&k, v);
+        }
+    }
     let command = build.command_line();
-    eprintln!("   Compiling `{}` with: {command}", plan.bin);
+    let names: Vec<String> = targets.iter().map(|t| format!("`{}`", t.bin)).collect();
+    eprintln!("   Compiling {} with: {command}", names.join(", "));
     let compiled = build.run().map_err(|e| {
         e.with_hint("fix the build error above; `cargo build` with the same flags shows it too")
     })?;
-    let executable = compiled.executable(&plan.bin).ok_or_else(|| {
-        Error::failure(format!("cargo built nothing for the binary `{}`", plan.bin))
-            .with_hint("check the binary's required-features; pass them with --features")
-    })?;
-    let compiled = graph::compiled_packages(&compiled.artifacts);
-    let crates = Crates::from_metadata(&graph, &plan.package, Some(&compiled), lockfile)?;
-    if let Some(embedded) = embedded.filter(|e| *e != crates) {
-        // `cargo metadata` unifies features over the whole workspace; the build does not.
-        eprintln!(
-            "warning: the dependency list embedded in `{}` names {} crates, the build compiled {}",
-            plan.bin,
-            embedded.crates.len(),
-            crates.crates.len()
-        );
+    let ids = graph::compiled_packages(&compiled.artifacts);
+    let mut out = Vec::new();
+    for t in targets {
+        let executable = compiled.executable(&t.bin).ok_or_else(|| {
+            Error::failure(format!("cargo built nothing for the binary `{}`", t.bin))
+                .with_hint("check the binary's required-features; pass them with --features")
+        })?;
+        let crates = Crates::from_metadata(&graph, &t.package, Some(&ids), lockfile)?;
+        if let Some(e) = embedded.get(&t.bin).filter(|e| **e != crates) {
+            // `cargo metadata` unifies features over the whole workspace; the build does not.
+            eprintln!(
+                "warning: the dependency list embedded in `{}` names {} crates, the build compiled {}",
+                t.bin,
+                e.crates.len(),
+                crates.crates.len()
+            );
+        }
+        out.push(Built {
+            executable,
+            command: command.clone(),
+            crates,
+        });
     }
-    Ok(Built {
-        executable,
-        command,
-        crates,
-    })
+    Ok(out)
 }
 
 fn cargo_home() -> Option<PathBuf> {

@@ -148,3 +148,94 @@ fn architecture(platform: &Row) -> Result<(Architecture, Endianness, u32)> {
         }
     })
 }
+
+/// gantry as cargo's `RUSTC_WORKSPACE_WRAPPER`: rustc runs as it would, and the link of each bin
+/// named in `links` (crate name → rustc arguments) gets that binary's own auditable object. One
+/// cargo run can then build several binaries, each with exactly its dependency list, and the
+/// registry crates' flags (and so their fingerprints) stay untouched.
+pub mod wrapper {
+    use std::collections::BTreeMap;
+    use std::ffi::OsString;
+    use std::os::unix::process::CommandExt;
+
+    use crate::error::{Error, Result};
+    use crate::settings::env;
+
+    /// The environment for cargo that makes `gantry` the wrapper for `links`.
+    pub fn environment(links: &BTreeMap<String, Vec<String>>) -> Result<Vec<(String, OsString)>> {
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::failure("failed to find gantry's own executable").caused_by(e))?;
+        let json = serde_json::to_string(links).expect("a map of strings serializes");
+        let mut vars = vec![
+            (env::RUSTC_WORKSPACE_WRAPPER.to_owned(), exe.into_os_string()),
+            (env::AUDITABLE_LINKS.to_owned(), json.into()),
+        ];
+        if let Some(inner) = std::env::var_os(env::RUSTC_WORKSPACE_WRAPPER).filter(|v| !v.is_empty()) {
+            vars.push((env::INNER_WORKSPACE_WRAPPER.to_owned(), inner));
+        }
+        Ok(vars)
+    }
+
+    /// `args` as cargo passed them to the wrapper: `[gantry, rustc, rustc args…]`. Never
+    /// returns on success (rustc replaces this process).
+    pub fn run(args: Vec<OsString>, links: &str) -> Result<()> {
+        let links: BTreeMap<String, Vec<String>> = serde_json::from_str(links).map_err(|e| {
+            Error::failure(format!("`{}` is not gantry's JSON", env::AUDITABLE_LINKS)).caused_by(e)
+        })?;
+        let mut rest = args.into_iter().skip(1);
+        let rustc = rest.next().ok_or_else(|| {
+            Error::failure("gantry ran as rustc's wrapper without a rustc to run")
+        })?;
+        let rest: Vec<OsString> = rest.collect();
+        let extra = extra_args(&rest, &links);
+        let mut cmd = match std::env::var_os(env::INNER_WORKSPACE_WRAPPER) {
+            Some(inner) => {
+                let mut c = std::process::Command::new(inner);
+                c.arg(&rustc);
+                c
+            }
+            None => std::process::Command::new(&rustc),
+        };
+        cmd.args(&rest).args(extra);
+        let err = cmd.exec();
+        Err(Error::failure(format!("failed to run `{}`", rustc.to_string_lossy())).caused_by(err))
+    }
+
+    /// The extra arguments for this rustc invocation: only a bin crate named in `links` gets any.
+    pub(crate) fn extra_args(args: &[OsString], links: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+        let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let value = |flag: &str| {
+            text.iter()
+                .position(|a| a == flag)
+                .and_then(|i| text.get(i + 1))
+                .cloned()
+        };
+        let is_bin = value("--crate-type").as_deref() == Some("bin");
+        match value("--crate-name") {
+            Some(name) if is_bin => links.get(&name).cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn only_the_named_bin_gets_its_object() {
+            let links = BTreeMap::from([("my_app".to_owned(), vec!["-Clink-arg=/o/app.o".to_owned()])]);
+            let call = |args: &[&str]| {
+                let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+                extra_args(&args, &links)
+            };
+            assert_eq!(
+                call(&["--crate-name", "my_app", "--edition=2021", "--crate-type", "bin", "src/main.rs"]),
+                ["-Clink-arg=/o/app.o"]
+            );
+            // The library of the same package, and other bins, are left alone.
+            assert!(call(&["--crate-name", "my_app", "--crate-type", "lib"]).is_empty());
+            assert!(call(&["--crate-name", "other", "--crate-type", "bin"]).is_empty());
+            assert!(call(&["-vV"]).is_empty());
+        }
+    }
+}
