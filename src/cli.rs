@@ -186,11 +186,14 @@ pub struct ImageArgs {
     /// Push the image to a registry: `REGISTRY/REPO[:TAG]` (repeatable).
     #[arg(long = "push", value_name = "REF")]
     pub push: Vec<String>,
+    /// Push every image to `REGISTRY/PREFIX/BIN:VERSION` (for several binaries).
+    #[arg(long, value_name = "REGISTRY/PREFIX")]
+    pub repo: Option<String>,
     /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
     /// Sign every pushed image with this private key (cosign's format), as `cargo gantry sign`.
-    #[arg(long, value_name = "KEY.pem", requires = "push")]
+    #[arg(long, value_name = "KEY.pem")]
     pub sign_key: Option<PathBuf>,
     /// Set an environment variable in the image (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]

@@ -12,8 +12,7 @@ fn main() {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Run by cargo as the workspace's rustc wrapper (set by gantry's own build).
     if let Some(links) = std::env::var_os(cargo_gantry::settings::env::AUDITABLE_LINKS) {
-        let result =
-            cargo_gantry::sbom::auditable::wrapper::run(args, &links.to_string_lossy());
+        let result = cargo_gantry::sbom::auditable::wrapper::run(args, &links.to_string_lossy());
         if let Err(err) = result {
             eprintln!("{}", err.render());
         }

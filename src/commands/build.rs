@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
-use cargo_gantry::oci::Artifact;
+use cargo_gantry::oci::{Artifact, layout};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -25,23 +25,35 @@ pub struct Outcome {
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
-    let out = build(args)?;
-    report(args, &out);
+    for out in build(args)? {
+        report(args, &out);
+    }
     Ok(())
 }
 
-/// Resolve, compile, assemble and publish; prints progress on stderr only.
-pub fn build(args: &ImageArgs) -> Result<Outcome> {
+/// What one target needs besides the compiled binary, all checked before the compile.
+struct Prepared {
+    extra_files: Vec<(PathBuf, String)>,
+    formats: Vec<sbom::Format>,
+    base: image::Base,
+    probe: Option<PathBuf>,
+    publisher: Multi,
+    default_layout: Option<PathBuf>,
+}
+
+/// Resolve, compile, assemble and publish one image per selected binary (one cargo run for all);
+/// prints progress on stderr only.
+pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
-    if args.build.workspace || args.build.targets_selected() {
+    if args.build.targets_selected() {
         return Err(
-            Error::user("`cargo gantry build` puts one binary in an image").with_hint(
-                "drop --workspace/--all-targets/--tests/--benches/--examples; pick it with --bin",
+            Error::user("`cargo gantry build` puts binaries in images").with_hint(
+                "drop --all-targets/--tests/--benches/--examples; pick binaries with --bin",
             ),
         );
     }
     let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
-    let target = resolve::resolve(
+    let targets = resolve::resolve_all(
         &project,
         &Request {
             layer: cli_layer(args)?.or(Layer::from_process_env()?),
@@ -49,8 +61,14 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
             profile_given: super::profile_given(&args.build),
         },
     )?;
-    if let Some(note) = assets::unshipped_note(&project.root, &target) {
-        eprintln!("{note}");
+    let many = targets.len() > 1;
+    if many {
+        check_outputs_for_several(args, &targets)?;
+    }
+    for target in &targets {
+        if let Some(note) = assets::unshipped_note(&project.root, target) {
+            eprintln!("{note}");
+        }
     }
 
     let scratch = tempfile::tempdir().map_err(|e| Error::io("create", &std::env::temp_dir(), e))?;
@@ -62,70 +80,146 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         client: client.clone(),
         ..PullOptions::default()
     };
-    // Everything that can be wrong in the input is checked (and the base pulled) before the
+    // Everything that can be wrong in the input is checked (and the bases pulled) before the
     // compile, which is the long part.
-    let extra_files = assets::extra_files(&project.root, &target)?;
     let created = source_date_epoch()?;
-    let (publisher, default_layout) =
-        publishers(args, &project.target_directory, &target, &client)?;
     // The key is read (and refused if unusable) before the compile, like every other input.
     let sign_key = args
         .sign_key
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
-    let base = target
-        .base
-        .load(&target.platform.oci(), scratch.path(), &pull)?;
-    let probe = match &target.image.healthcheck {
-        Some(_) => Some(probe::build(
-            target.cargo.target.as_deref(),
-            &project.target_directory.join("gantry").join("probe"),
-            &project.root,
-        )?),
-        None => None,
-    };
-    let built = image::compile(&project, &target)?;
-    eprintln!("    Building image layers for `{}`", target.bin);
-    let labels = target.image_labels();
-    let (mut image, summary) = image::build(&Inputs {
-        binary: &built.executable,
-        bin: &target.bin,
-        settings: &target.image,
-        labels: &labels,
-        base: &base,
-        created,
-        extra_files: &extra_files,
-        probe: probe.as_deref(),
-    })?;
-
-    for format in sbom::formats(&target.image.sbom)? {
-        let document = image_sbom(&built, &summary, &base, created)?.render(format)?;
-        image.attach(Artifact::new(format.media_type(), document));
+    let mut prepared = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        let (publisher, default_layout) =
+            publishers(args, &project.target_directory, target, &client, many)?;
+        let probe = match &target.image.healthcheck {
+            Some(_) => Some(probe::build(
+                target.cargo.target.as_deref(),
+                &project.target_directory.join("gantry").join("probe"),
+                &project.root,
+            )?),
+            None => None,
+        };
+        prepared.push(Prepared {
+            extra_files: assets::extra_files(&project.root, target)?,
+            formats: sbom::formats(&target.image.sbom)?,
+            base: target.base.load(
+                &target.platform.oci(),
+                &scratch.path().join(i.to_string()),
+                &pull,
+            )?,
+            probe,
+            publisher,
+            default_layout,
+        });
     }
+    let built = image::compile_all(&project, &targets)?;
 
-    let published = publisher.publish(&image)?;
-    for r in &published.references {
-        eprintln!("       Wrote {r}");
-    }
-    if let Some(key) = &sign_key {
-        for reference in &args.push {
-            let signed = sign::sign_pushed(
-                &client,
-                &ImageRef::parse(reference)?,
-                &published.digest,
-                key,
-            )?;
-            eprintln!("      Signed {} ({})", signed.image, signed.signatures);
+    let mut images = Vec::new();
+    for ((target, prep), built) in targets.iter().zip(&prepared).zip(&built) {
+        eprintln!("    Building image layers for `{}`", target.bin);
+        let labels = target.image_labels();
+        let (mut image, summary) = image::build(&Inputs {
+            binary: &built.executable,
+            bin: &target.bin,
+            settings: &target.image,
+            labels: &labels,
+            base: &prep.base,
+            created,
+            extra_files: &prep.extra_files,
+            probe: prep.probe.as_deref(),
+        })?;
+        for format in &prep.formats {
+            let document = image_sbom(built, &summary, &prep.base, created)?.render(*format)?;
+            image.attach(Artifact::new(format.media_type(), document));
         }
+        images.push((image, summary));
     }
-    Ok(Outcome {
-        target,
-        image,
-        summary,
-        published,
-        default_layout,
-    })
+    // Several images into one layout: one write, the layers they share stored once.
+    let mut shared_layout = Vec::new();
+    if let (true, Some(dir)) = (many, &args.oci_layout) {
+        let named: Vec<(&cargo_gantry::oci::Image, &str)> = images
+            .iter()
+            .zip(&targets)
+            .map(|((image, _), t)| (image, t.tag.as_str()))
+            .collect();
+        layout::write_all(dir, &named)?;
+        shared_layout = targets
+            .iter()
+            .map(|t| format!("oci:{}:{}", dir.display(), t.tag))
+            .collect();
+    }
+
+    let mut outcomes = Vec::new();
+    for (i, ((target, prep), (image, summary))) in
+        targets.into_iter().zip(prepared).zip(images).enumerate()
+    {
+        let mut published = prep.publisher.publish(&image)?;
+        if let Some(reference) = shared_layout.get(i) {
+            published.references.insert(0, reference.clone());
+        }
+        for r in &published.references {
+            eprintln!("       Wrote {r}");
+        }
+        if let Some(key) = &sign_key {
+            for reference in push_refs(args, &target) {
+                let signed = sign::sign_pushed(
+                    &client,
+                    &ImageRef::parse(&reference)?,
+                    &published.digest,
+                    key,
+                )?;
+                eprintln!("      Signed {} ({})", signed.image, signed.signatures);
+            }
+        }
+        outcomes.push(Outcome {
+            target,
+            image,
+            summary,
+            published,
+            default_layout: prep.default_layout,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Outputs that name one image cannot take several.
+fn check_outputs_for_several(args: &ImageArgs, targets: &[Target]) -> Result<()> {
+    let bins: Vec<String> = targets.iter().map(|t| format!("`{}`", t.bin)).collect();
+    let what = if args.tag.is_some() {
+        Some(("--tag", "each image is tagged `BIN:VERSION`"))
+    } else if args.docker_archive.is_some() {
+        Some((
+            "--docker-archive",
+            "use --oci-layout DIR, which holds them all, or --load",
+        ))
+    } else if !args.push.is_empty() {
+        Some((
+            "--push",
+            "use --repo REGISTRY/PREFIX: each image goes to PREFIX/BIN:VERSION",
+        ))
+    } else {
+        None
+    };
+    match what {
+        Some((flag, hint)) => Err(Error::user(format!(
+            "`{flag}` names one image, but {} binaries were selected: {}",
+            targets.len(),
+            bins.join(", ")
+        ))
+        .with_hint(hint)),
+        None => Ok(()),
+    }
+}
+
+/// Where `target` is pushed: every `--push REF`, and `PREFIX/BIN:VERSION` for `--repo`.
+fn push_refs(args: &ImageArgs, target: &Target) -> Vec<String> {
+    let mut refs = args.push.clone();
+    if let Some(prefix) = &args.repo {
+        refs.push(format!("{}/{}", prefix.trim_end_matches('/'), target.tag));
+    }
+    refs
 }
 
 /// What `build` prints on stdout: the image's name and digest, or the JSON summary.
@@ -257,10 +351,12 @@ fn publishers(
     target_dir: &Path,
     target: &Target,
     client: &ClientOptions,
+    many: bool,
 ) -> Result<(Multi, Option<PathBuf>)> {
     let mut all: Vec<Box<dyn Publisher>> = Vec::new();
     let mut default_layout = None;
-    if let Some(dir) = &args.oci_layout {
+    // Several images share one layout, written once by the caller.
+    if let (false, Some(dir)) = (many, &args.oci_layout) {
         all.push(Box::new(OciLayout {
             dir: dir.clone(),
             tag: target.tag.clone(),
@@ -280,17 +376,17 @@ fn publishers(
             engine,
         )));
     }
-    for reference in &args.push {
+    for reference in push_refs(args, target) {
         let options = PushOptions {
             client: client.clone(),
             ..PushOptions::default()
         };
         all.push(Box::new(Registry::new(
-            ImageRef::parse(reference)?,
+            ImageRef::parse(&reference)?,
             options,
         )));
     }
-    if all.is_empty() {
+    if all.is_empty() && !(many && args.oci_layout.is_some()) {
         let dir = target_dir.join("gantry").join("oci").join(&target.bin);
         all.push(Box::new(OciLayout {
             dir: dir.clone(),

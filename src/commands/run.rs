@@ -11,6 +11,11 @@ use cargo_gantry::{Error, Result};
 use crate::cli::RunArgs;
 
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.image.build.workspace || args.image.build.bins.len() > 1 {
+        return Err(
+            Error::user("`cargo gantry run` runs one binary").with_hint("pick it with --bin NAME")
+        );
+    }
     for p in &args.publish {
         check_publish(p)?;
     }
@@ -26,7 +31,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
     }
     image_args.load = true;
-    let out = super::build::build(&image_args)?;
+    let mut built = super::build::build(&image_args)?;
+    if built.len() != 1 {
+        return Err(
+            Error::user("`cargo gantry run` runs one binary").with_hint("pick it with --bin NAME")
+        );
+    }
+    let out = built.remove(0);
 
     let mut cmd = engine.command();
     // --init: a program that is PID 1 gets no default signal handling from the kernel, so

@@ -9,4 +9,4 @@ pub mod ldso;
 
 pub use base::BaseSpec;
 pub use build::{Base, Inputs, Summary, build};
-pub use compile::{Built, compile};
+pub use compile::{Built, compile, compile_all};

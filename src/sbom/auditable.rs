@@ -167,10 +167,15 @@ pub mod wrapper {
             .map_err(|e| Error::failure("failed to find gantry's own executable").caused_by(e))?;
         let json = serde_json::to_string(links).expect("a map of strings serializes");
         let mut vars = vec![
-            (env::RUSTC_WORKSPACE_WRAPPER.to_owned(), exe.into_os_string()),
+            (
+                env::RUSTC_WORKSPACE_WRAPPER.to_owned(),
+                exe.into_os_string(),
+            ),
             (env::AUDITABLE_LINKS.to_owned(), json.into()),
         ];
-        if let Some(inner) = std::env::var_os(env::RUSTC_WORKSPACE_WRAPPER).filter(|v| !v.is_empty()) {
+        if let Some(inner) =
+            std::env::var_os(env::RUSTC_WORKSPACE_WRAPPER).filter(|v| !v.is_empty())
+        {
             vars.push((env::INNER_WORKSPACE_WRAPPER.to_owned(), inner));
         }
         Ok(vars)
@@ -202,8 +207,14 @@ pub mod wrapper {
     }
 
     /// The extra arguments for this rustc invocation: only a bin crate named in `links` gets any.
-    pub(crate) fn extra_args(args: &[OsString], links: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-        let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    pub(crate) fn extra_args(
+        args: &[OsString],
+        links: &BTreeMap<String, Vec<String>>,
+    ) -> Vec<String> {
+        let text: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let value = |flag: &str| {
             text.iter()
                 .position(|a| a == flag)
@@ -223,13 +234,21 @@ pub mod wrapper {
 
         #[test]
         fn only_the_named_bin_gets_its_object() {
-            let links = BTreeMap::from([("my_app".to_owned(), vec!["-Clink-arg=/o/app.o".to_owned()])]);
+            let links =
+                BTreeMap::from([("my_app".to_owned(), vec!["-Clink-arg=/o/app.o".to_owned()])]);
             let call = |args: &[&str]| {
                 let args: Vec<OsString> = args.iter().map(OsString::from).collect();
                 extra_args(&args, &links)
             };
             assert_eq!(
-                call(&["--crate-name", "my_app", "--edition=2021", "--crate-type", "bin", "src/main.rs"]),
+                call(&[
+                    "--crate-name",
+                    "my_app",
+                    "--edition=2021",
+                    "--crate-type",
+                    "bin",
+                    "src/main.rs"
+                ]),
                 ["-Clink-arg=/o/app.o"]
             );
             // The library of the same package, and other bins, are left alone.

@@ -13,6 +13,7 @@ mod healthcheck;
 mod cook_layouts;
 mod cook_safety;
 mod corpus;
+mod multi;
 mod oci;
 mod recipe_stability;
 mod registry;

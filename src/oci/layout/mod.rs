@@ -27,7 +27,15 @@ pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Write `image` as an OCI layout at `dest`, named `tag`, replacing an older layout there.
 pub fn write(dest: &Path, image: &Image, tag: &str) -> Result<Rendered> {
-    check_tag(tag)?;
+    Ok(write_all(dest, &[(image, tag)])?.remove(0))
+}
+
+/// Write several images into one OCI layout at `dest` (blobs they share are stored once),
+/// replacing an older layout there; their manifests' renderings in the same order.
+pub fn write_all(dest: &Path, images: &[(&Image, &str)]) -> Result<Vec<Rendered>> {
+    for (_, tag) in images {
+        check_tag(tag)?;
+    }
     check_replaceable(dest)?;
     let parent = parent_dir(dest);
     fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
@@ -35,19 +43,43 @@ pub fn write(dest: &Path, image: &Image, tag: &str) -> Result<Rendered> {
         .prefix(".gantry-layout-")
         .tempdir_in(&parent)
         .map_err(|e| Error::io("create a temp directory in", &parent, e))?;
-    let rendered = write_into(temp.path(), image, tag)?;
+    let rendered = write_into(temp.path(), images)?;
     // From here on the temp dir is complete; if renaming fails it is still cleaned up on drop.
     replace(temp.path(), dest)?;
     Ok(rendered)
 }
 
-/// Fill an empty directory with the layout of `image`.
-fn write_into(dir: &Path, image: &Image, tag: &str) -> Result<Rendered> {
-    let rendered = image.render()?;
+/// Fill an empty directory with the layout of `images`.
+fn write_into(dir: &Path, images: &[(&Image, &str)]) -> Result<Vec<Rendered>> {
     let blobs = dir.join("blobs").join("sha256");
     fs::create_dir_all(&blobs).map_err(|e| Error::io("create directory", &blobs, e))?;
-    // A layer can appear twice in one image (e.g. two identical empty layers); store it once.
+    // A layer can appear twice in one image (e.g. two identical empty layers) and in several
+    // images (the runtime layer of a workspace's binaries): store it once.
     let mut written = BTreeSet::new();
+    let mut all = Vec::new();
+    let mut manifests = Vec::new();
+    for (image, tag) in images {
+        let (rendered, entries) = write_image(&blobs, image, tag, &mut written)?;
+        manifests.extend(entries);
+        all.push(rendered);
+    }
+    let mut index = ImageIndex::default();
+    index
+        .set_media_type(Some(MediaType::ImageIndex))
+        .set_manifests(manifests);
+    blob::write_file(&dir.join("index.json"), &canonical_json(&index)?)?;
+    blob::write_file(&dir.join("oci-layout"), OCI_LAYOUT)?;
+    Ok(all)
+}
+
+/// The blobs of one image; its `index.json` entries (the named manifest, then its referrers).
+fn write_image(
+    blobs: &Path,
+    image: &Image,
+    tag: &str,
+    written: &mut BTreeSet<crate::oci::Digest>,
+) -> Result<(Rendered, Vec<Descriptor>)> {
+    let rendered = image.render()?;
     for layer in image.layers() {
         if written.insert(layer.digest().clone()) {
             write_blob(&blobs, layer.open()?, Some(layer.digest()))?;
@@ -67,10 +99,18 @@ fn write_into(dir: &Path, image: &Image, tag: &str) -> Result<Rendered> {
         write_bytes(&blobs, &r.manifest)?;
         referrers.push(r.descriptor);
     }
-    let index = index_json(&rendered, tag, &[], &referrers)?;
-    blob::write_file(&dir.join("index.json"), &index)?;
-    blob::write_file(&dir.join("oci-layout"), OCI_LAYOUT)?;
-    Ok(rendered)
+    let mut entries = vec![named(&rendered, tag, &[])];
+    entries.extend(referrers);
+    Ok((rendered, entries))
+}
+
+/// The manifest's descriptor, annotated with `REF_NAME` = `tag` and `extra`.
+fn named(rendered: &Rendered, tag: &str, extra: &[(&str, &str)]) -> Descriptor {
+    let mut annotations = HashMap::from([(REF_NAME.to_owned(), tag.to_owned())]);
+    annotations.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut descriptor = rendered.manifest_descriptor();
+    descriptor.set_annotations(Some(annotations));
+    descriptor
 }
 
 /// `index.json` pointing at the manifest, annotated with `REF_NAME` = `tag` and `extra`, then
@@ -82,10 +122,7 @@ pub(crate) fn index_json(
     referrers: &[Descriptor],
 ) -> Result<Vec<u8>> {
     check_tag(tag)?;
-    let mut annotations = HashMap::from([(REF_NAME.to_owned(), tag.to_owned())]);
-    annotations.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut descriptor = rendered.manifest_descriptor();
-    descriptor.set_annotations(Some(annotations));
+    let descriptor = named(rendered, tag, extra);
     let mut index = ImageIndex::default();
     index
         .set_media_type(Some(MediaType::ImageIndex))

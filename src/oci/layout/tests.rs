@@ -210,3 +210,37 @@ fn a_tag_with_spaces_is_refused() {
     assert_eq!(err.message(), "invalid image tag `my tag`");
     assert!(!tmp.path().join("l").exists());
 }
+
+#[test]
+fn several_images_share_one_layout_and_their_common_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    let a = image("a", "linux/amd64");
+    let b = image("b", "linux/amd64");
+    let mut both = image("a", "linux/amd64");
+    for layer in b.layers() {
+        both.push_layer(layer.clone(), "b");
+    }
+    let rendered = write_all(&dest, &[(&a, "a:1"), (&both, "both:1")]).unwrap();
+    assert_eq!(rendered.len(), 2);
+    let index: ImageIndex =
+        serde_json::from_slice(&fs::read(dest.join("index.json")).unwrap()).unwrap();
+    let names: Vec<String> = index
+        .manifests()
+        .iter()
+        .map(|d| d.annotations().as_ref().unwrap()[REF_NAME].clone())
+        .collect();
+    assert_eq!(names, ["a:1", "both:1"]);
+    // a's layers are both images' first layers: stored once.
+    let layers: BTreeSet<_> = both.layers().iter().map(|l| l.digest().clone()).collect();
+    let blobs = fs::read_dir(dest.join("blobs/sha256")).unwrap().count();
+    assert_eq!(
+        blobs,
+        layers.len() + 4,
+        "two configs and two manifests besides the layers"
+    );
+    assert!(crate::oci::fsck::check(&dest).is_ok());
+    // Read back by tag, each is the image that was written.
+    let read = read(&dest, Some("both:1"), &Platform::linux_amd64()).unwrap();
+    assert_eq!(read.digest().unwrap(), rendered[1].manifest_digest);
+}
