@@ -30,6 +30,9 @@ pub enum Command {
     Dockerfile(DockerfileArgs),
     /// Build the image, load it into the local engine and run it (removed on exit).
     Run(Box<RunArgs>),
+    /// Build and push every `gantry://BIN` image a YAML file names; print the YAML with
+    /// `REPO/BIN@sha256:…` in their place.
+    Resolve(Box<ResolveArgs>),
     /// Sign images in a registry with a private key, as `cosign sign --key` does.
     Sign(SignArgs),
     /// Check that images in a registry carry a valid signature by a public key.
@@ -150,6 +153,20 @@ pub struct VerifyArgs {
     /// The images: `REGISTRY/REPO[:TAG]` or `REGISTRY/REPO@sha256:DIGEST`.
     #[arg(value_name = "REF", required = true)]
     pub refs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// YAML to resolve: a file, a directory (its *.yaml and *.yml) or `-` for stdin (repeatable).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub image: ImageArgs,
 }
 
 #[derive(Debug, Args)]

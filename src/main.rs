@@ -36,6 +36,7 @@ fn main() {
         cli::Command::Build(a) => commands::build::run(a),
         cli::Command::Dockerfile(a) => commands::dockerfile::run(a),
         cli::Command::Run(a) => commands::run::run(a),
+        cli::Command::Resolve(a) => commands::resolve::run(a),
         cli::Command::Sign(a) => commands::sign::run(a),
         cli::Command::Verify(a) => commands::verify::run(a),
         cli::Command::Healthcheck(a) => commands::healthcheck::run(a),

@@ -38,6 +38,8 @@ pub mod env {
     pub const ENGINE: &str = "GANTRY_ENGINE";
     /// The private key `sign` uses without `--key`: PEM text, or a path to a PEM file.
     pub const SIGNING_KEY: &str = "GANTRY_SIGNING_KEY";
+    /// Where `cargo gantry resolve` pushes: `REGISTRY/PREFIX`.
+    pub const REPO: &str = "GANTRY_REPO";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
     pub const E2E: &str = "GANTRY_E2E";
     /// The reproducible-builds convention for timestamps in outputs.
@@ -113,6 +115,8 @@ pub struct Layer {
     pub allocator_feature: Option<String>,
     /// The builder image, instead of the one derived from the toolchain file or `rust-version`.
     pub builder: Option<String>,
+    /// Where `cargo gantry resolve` pushes the images: `REGISTRY/PREFIX`.
+    pub repo: Option<String>,
     /// `{ http = URL | tcp = "HOST:PORT", interval, timeout, start-period, retries }`: checked
     /// by `gantry-probe` in the image (see `crate::healthcheck`).
     pub healthcheck: Option<crate::healthcheck::Spec>,
@@ -163,6 +167,7 @@ impl Layer {
             runtime_packages,
             allocator_feature,
             builder,
+            repo,
             healthcheck,
             sbom,
             auditable

@@ -339,7 +339,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
 }
 
 /// References to local outputs, in skopeo's transport syntax.
-fn is_local(reference: &str) -> bool {
+pub fn is_local(reference: &str) -> bool {
     ["oci:", "docker-archive:", "docker-daemon:"]
         .iter()
         .any(|t| reference.starts_with(t))

@@ -7,6 +7,7 @@ pub mod dockerfile;
 pub mod healthcheck;
 pub mod prepare;
 pub mod probe;
+pub mod resolve;
 pub mod run;
 pub mod sbom;
 pub mod sign;

@@ -17,6 +17,7 @@ mod multi;
 mod oci;
 mod recipe_stability;
 mod registry;
+mod resolve;
 mod run;
 mod sbom;
 mod sign;
