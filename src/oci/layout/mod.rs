@@ -82,21 +82,21 @@ fn write_image(
     let rendered = image.render()?;
     for layer in image.layers() {
         if written.insert(layer.digest().clone()) {
-            write_blob(&blobs, layer.open()?, Some(layer.digest()))?;
+            write_blob(blobs, layer.open()?, Some(layer.digest()))?;
         }
     }
-    write_bytes(&blobs, &rendered.config)?;
-    write_bytes(&blobs, &rendered.manifest)?;
+    write_bytes(blobs, &rendered.config)?;
+    write_bytes(blobs, &rendered.manifest)?;
     // OCI 1.1 referrers: each artifact's manifest names the image as its subject and is
     // listed in index.json without a name, so tools that look images up by name skip it.
     let mut referrers = Vec::new();
     if !image.referrers().is_empty() {
-        write_bytes(&blobs, EMPTY_JSON)?;
+        write_bytes(blobs, EMPTY_JSON)?;
     }
     for artifact in image.referrers() {
         let r = artifact.render(&rendered.manifest_descriptor())?;
-        write_bytes(&blobs, &artifact.data)?;
-        write_bytes(&blobs, &r.manifest)?;
+        write_bytes(blobs, &artifact.data)?;
+        write_bytes(blobs, &r.manifest)?;
         referrers.push(r.descriptor);
     }
     let mut entries = vec![named(&rendered, tag, &[])];
