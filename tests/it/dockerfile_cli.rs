@@ -248,3 +248,17 @@ fn vendor_strategy_vendors_when_vendor_is_missing_and_keeps_an_existing_one() {
     );
     assert_eq!(fx.read("app/vendor/mine.txt"), "keep me\n");
 }
+
+#[test]
+fn static_and_scratch_dockerfiles_compile_for_the_platform_being_built_not_this_host() {
+    let fx = Fixture::new();
+    app(&fx);
+    for runtime in ["static", "scratch"] {
+        let out = dockerfile(&fx, &["--runtime", runtime, "-o", "-"]);
+        let text = stdout(&ok(out, runtime));
+        let host = format!("--target {}", std::env::consts::ARCH);
+        assert!(!text.contains(&host), "{runtime}: a host triple is hard-coded:\n{text}");
+        assert!(text.contains("ARG TARGETARCH"), "{runtime}:\n{text}");
+        assert!(text.contains("cargo build --release -p app --bin app"), "{runtime}:\n{text}");
+    }
+}
