@@ -257,8 +257,14 @@ fn static_and_scratch_dockerfiles_compile_for_the_platform_being_built_not_this_
         let out = dockerfile(&fx, &["--runtime", runtime, "-o", "-"]);
         let text = stdout(&ok(out, runtime));
         let host = format!("--target {}", std::env::consts::ARCH);
-        assert!(!text.contains(&host), "{runtime}: a host triple is hard-coded:\n{text}");
+        assert!(
+            !text.contains(&host),
+            "{runtime}: a host triple is hard-coded:\n{text}"
+        );
         assert!(text.contains("ARG TARGETARCH"), "{runtime}:\n{text}");
-        assert!(text.contains("cargo build --release -p app --bin app"), "{runtime}:\n{text}");
+        assert!(
+            text.contains("cargo build --release -p app --bin app"),
+            "{runtime}:\n{text}"
+        );
     }
 }
