@@ -50,13 +50,14 @@ serde_json = "1"
 flate2 = "1"
 sha2 = "0.11"
 tar = "0.4"
+hex = "0.4"
 TOML
   cat > "$ws/$b/src/main.rs" <<RS
 fn main() {
     let v: serde_json::Value = serde_json::json!({"bin": "$b"});
     let mut h = <sha2::Sha256 as sha2::Digest>::new();
     sha2::Digest::update(&mut h, v.to_string());
-    println!("{} {:x}", v, sha2::Digest::finalize(h));
+    println!("{} {}", v, hex::encode(sha2::Digest::finalize(h)));
 }
 RS
   printf -- '---\nkind: Deployment\nmetadata: {name: %s}\nspec: {template: {spec: {containers: [{name: %s, image: "gantry://%s"}]}}}\n' "$b" "$b" "$b" >> "$ws/deploy/all.yaml"
@@ -68,11 +69,15 @@ cp "$repo/Cargo.lock" "$ws/Cargo.lock"
 
 cd "$ws"
 rm -rf target
-t0=$(now); "$gantry" resolve -f deploy --repo "127.0.0.1:$port/bench" > "$work/resolved.yaml" 2>"$work/a.log"; t_a=$(since "$t0")
+t0=$(now)
+"$gantry" resolve -f deploy --repo "127.0.0.1:$port/bench" > "$work/resolved.yaml" 2>"$work/a.log" \
+  || { tail -30 "$work/a.log" >&2; echo "resolve failed" >&2; exit 1; }
+t_a=$(since "$t0")
 rm -rf target
 t0=$(now)
 for b in api worker mailer billing search; do
-  "$gantry" build --bin "$b" --push "127.0.0.1:$port/bench/$b:0.1.0" >/dev/null 2>>"$work/b.log"
+  "$gantry" build --bin "$b" --push "127.0.0.1:$port/bench/$b:0.1.0" >/dev/null 2>>"$work/b.log" \
+    || { tail -30 "$work/b.log" >&2; echo "build --bin $b failed" >&2; exit 1; }
 done
 t_b=$(since "$t0")
 grep -c '@sha256:' "$work/resolved.yaml" | grep -qx 5 || { echo "resolve did not resolve 5 references" >&2; cat "$work/a.log" >&2; exit 1; }
