@@ -240,6 +240,10 @@ pub struct ImageArgs {
     /// Attach an SBOM: `spdx` (default), `cyclonedx` or `none` (repeatable).
     #[arg(long = "sbom", value_name = "FORMAT")]
     pub sbom: Vec<String>,
+    /// Attach SLSA provenance (an in-toto statement; DSSE-signed with `--sign-key`): `true`
+    /// (default) or `false`.
+    #[arg(long, value_name = "BOOL")]
+    pub provenance: Option<bool>,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

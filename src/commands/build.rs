@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
+use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::oci::{Artifact, layout};
+use cargo_gantry::provenance::{Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -115,6 +117,10 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     let built = image::compile_all(&project, &targets)?;
+    let found = match targets.iter().any(|t| t.image.provenance) {
+        true => provenance_inputs(&project)?,
+        false => Found::default(),
+    };
 
     let mut images = Vec::new();
     for ((target, prep), built) in targets.iter().zip(&prepared).zip(&built) {
@@ -133,6 +139,11 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         for format in &prep.formats {
             let document = image_sbom(built, &summary, &prep.base, created)?.render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
+        }
+        if target.image.provenance {
+            let name = subject_name(args, target)?;
+            let p = Provenance::of_target(target, name, image.digest()?, &prep.base, found.clone())?;
+            image.attach(p.artifact(sign_key.as_ref())?);
         }
         images.push((image, summary));
     }
@@ -182,6 +193,38 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     Ok(outcomes)
+}
+
+/// What provenance records besides the target: the toolchain, Cargo.lock (as the compile left
+/// it) and SOURCE_DATE_EPOCH when it is set (the statement has no time otherwise).
+fn provenance_inputs(project: &project::Project) -> Result<Found> {
+    let lock = project.root.join("Cargo.lock");
+    let lockfile = match std::fs::read(&lock) {
+        Ok(bytes) => Some(cargo_gantry::oci::Digest::of(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read", &lock, e)),
+    };
+    let time = match std::env::var(env::SOURCE_DATE_EPOCH) {
+        Ok(v) if !v.trim().is_empty() => Some(source_date_epoch()?),
+        _ => None,
+    };
+    Ok(Found {
+        rustc: Some(cargo::rustc_version(&project.root, Toolchain::Inherited)?),
+        lockfile,
+        time,
+    })
+}
+
+/// The provenance's subject name: the first repository pushed to, else the tag's name.
+fn subject_name(args: &ImageArgs, target: &Target) -> Result<String> {
+    if let Some(first) = push_refs(args, target).first() {
+        return Ok(ImageRef::parse(first)?.name());
+    }
+    let tag = target.tag.as_str();
+    Ok(match tag.rsplit_once(':') {
+        Some((name, t)) if !t.contains('/') => name.to_owned(),
+        _ => tag.to_owned(),
+    })
 }
 
 /// Outputs that name one image cannot take several.
@@ -334,6 +377,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
             .map(Spec::from_url)
             .transpose()?,
         sbom: non_empty(&args.sbom),
+        provenance: args.provenance,
         ..Layer::default()
     })
 }
