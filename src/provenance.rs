@@ -333,8 +333,16 @@ mod tests {
             "rustc 1.95.0 (59807616e 2026-01-01)"
         );
         let meta = &s["predicate"]["runDetails"]["metadata"];
-        assert!(meta.get("startedOn").is_none(), "no time without SOURCE_DATE_EPOCH");
-        assert!(meta["invocationId"].as_str().unwrap().starts_with("sha256:"));
+        assert!(
+            meta.get("startedOn").is_none(),
+            "no time without SOURCE_DATE_EPOCH"
+        );
+        assert!(
+            meta["invocationId"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
         assert_eq!(s["predicate"]["runDetails"]["builder"]["id"], BUILDER_ID);
     }
 

@@ -1,10 +1,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
-use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::oci::{Artifact, layout};
 use cargo_gantry::provenance::{Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
@@ -142,7 +142,8 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         }
         if target.image.provenance {
             let name = subject_name(args, target)?;
-            let p = Provenance::of_target(target, name, image.digest()?, &prep.base, found.clone())?;
+            let p =
+                Provenance::of_target(target, name, image.digest()?, &prep.base, found.clone())?;
             image.attach(p.artifact(sign_key.as_ref())?);
         }
         images.push((image, summary));

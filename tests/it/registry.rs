@@ -3,7 +3,7 @@
 
 mod faults;
 mod formats;
-mod referrers;
+pub mod referrers;
 mod trust;
 
 use std::process::Command;

@@ -33,9 +33,9 @@ pub fn manifest(host: &str, repo: &str, digest: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// What another tool (oras, say) leaves in the fallback index: its own artifact manifest for
-/// the image, listed with an annotation gantry knows nothing of, in whatever key order.
-fn another_tools_entry(host: &str, subject: &Digest, subject_size: usize) -> Value {
+/// What another tool (oras, say) leaves in the fallback index of `team/app`: its own artifact
+/// manifest for the image, listed with annotations gantry knows nothing of.
+pub fn another_tools_entry(host: &str, subject: &Digest, subject_size: usize) -> Value {
     let repo = Repository::new(
         &ImageRef::parse(&format!("{host}/team/app")).unwrap(),
         Access::PullPush,
@@ -64,13 +64,16 @@ fn another_tools_entry(host: &str, subject: &Digest, subject_size: usize) -> Val
         "artifactType": "application/vnd.example.notary",
         "annotations": {"org.example.tool": "other", "org.example.signed-at": "2026-01-01T00:00:00Z"},
     });
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": INDEX,
-        "manifests": [entry.clone()],
-    }))
-    .unwrap();
-    repo.put_manifest(&registry::fallback_tag(subject), INDEX, &index)
+    // Appended at the end, unsorted, the way a tool that knows nothing of gantry would.
+    let tag = registry::fallback_tag(subject);
+    let mut index = get(&format!("http://{host}/v2/team/app/manifests/{tag}"), INDEX)
+        .map(|b| serde_json::from_slice::<Value>(&b).unwrap())
+        .unwrap_or_else(|| json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": []}));
+    index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(entry.clone());
+    repo.put_manifest(&tag, INDEX, &serde_json::to_vec(&index).unwrap())
         .unwrap();
     entry
 }
