@@ -43,7 +43,10 @@ pub use progress::ProgressMode;
 pub use pull::{BASE_DIGEST, BASE_NAME, PullOptions, default_cache_dir, pull};
 pub use push::{BlobReport, Outcome, PushOptions, PushReport, push};
 pub use reference::ImageRef;
-pub use referrers::{Discovery, ReferrersReport, api_answer, fallback_tag, merge, push_referrers};
+pub use referrers::{
+    Discovery, Referrer, ReferrersReport, api_answer, fallback_tag, merge, push_referrers,
+    referrers_of,
+};
 pub use retry::RetryPolicy;
 
 /// Set once the outcome of a push or pull is decided by a failure: every transfer still running

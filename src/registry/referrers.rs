@@ -137,6 +137,42 @@ pub fn push_referrers(
     Ok(report(Discovery::FallbackTag { tag, added }))
 }
 
+/// One entry of a referrers list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub artifact_type: Option<String>,
+}
+
+/// The referrers of `subject` in `repo`: the registry's list when it has the referrers API,
+/// else the fallback index (empty when neither has any).
+pub fn referrers_of(repo: &Repository, subject: &Digest) -> Result<Vec<Referrer>> {
+    let (status, media_type, body) = repo.referrers(subject)?;
+    let index = if api_answer(status, media_type.as_deref(), &body) {
+        body
+    } else {
+        match repo.manifest(&fallback_tag(subject))? {
+            Some(m) if check_index(m.media_type.as_deref(), &m.bytes).is_ok() => m.bytes,
+            _ => return Ok(Vec::new()),
+        }
+    };
+    let value: Value = serde_json::from_slice(&index)
+        .map_err(|e| Error::user("the referrers index is not JSON").caused_by(e))?;
+    let entries = value["manifests"].as_array().cloned().unwrap_or_default();
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            Some(Referrer {
+                digest: Digest::parse(e.get("digest")?.as_str()?).ok()?,
+                artifact_type: e
+                    .get("artifactType")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect())
+}
+
 /// Whether an answer to `GET /v2/<name>/referrers/<digest>` shows the referrers API: a `200`
 /// with an image index. A registry without the API answers `404` (distribution 2.x: no such
 /// route), sometimes `400`/`405`, or a `200` with something else (an HTML page from a proxy).

@@ -257,8 +257,27 @@ fn pushed_provenance_is_signed_discoverable_and_names_the_image_its_lockfile_and
     }
     assert_eq!(layout_provenance(&layout).unwrap().1, envelope_bytes);
 
-    // `--provenance false`: only the SBOM.
+    // `cargo gantry verify --provenance` finds and checks it too.
+    let verify = |image: &str| {
+        gantry_cmd(fx.root())
+            .args(["verify", "--provenance", "--key"])
+            .arg(&public)
+            .arg(image)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&reference);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), pushed);
+    assert!(
+        stderr(&out).contains("Verified provenance"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `--provenance false`: only the SBOM, and `verify --provenance` says what is missing.
     let plain = fx.path("plain");
+    let plain_ref = format!("{host}/team/plain:1");
     build(
         &fx.path("app"),
         &[
@@ -266,7 +285,18 @@ fn pushed_provenance_is_signed_discoverable_and_names_the_image_its_lockfile_and
             "false",
             "--oci-layout",
             plain.to_str().unwrap(),
+            "--push",
+            &plain_ref,
+            "--sign-key",
+            key.to_str().unwrap(),
         ],
     );
     assert!(layout_provenance(&plain).is_none());
+    let out = verify(&plain_ref);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no provenance"),
+        "{}",
+        stderr(&out)
+    );
 }
