@@ -23,11 +23,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::Result;
+use crate::cargo::{self, Toolchain};
+use crate::error::{Error, Result};
 use crate::image::Base;
 use crate::oci::Artifact;
 use crate::oci::Digest;
 use crate::oci::image::{canonical_json, rfc3339};
+use crate::project::Project;
 use crate::resolve::Target;
 use crate::settings::Profile;
 use crate::sign::SigningKey;
@@ -172,6 +174,23 @@ pub struct Found {
     pub lockfile: Option<Digest>,
     /// SOURCE_DATE_EPOCH, when set.
     pub time: Option<u64>,
+}
+
+impl Found {
+    /// The toolchain `project` builds with and its Cargo.lock, read after the compile.
+    pub fn read(project: &Project, time: Option<u64>) -> Result<Found> {
+        let lock = project.root.join("Cargo.lock");
+        let lockfile = match std::fs::read(&lock) {
+            Ok(bytes) => Some(Digest::of(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("read", &lock, e)),
+        };
+        Ok(Found {
+            rustc: Some(cargo::rustc_version(&project.root, Toolchain::Inherited)?),
+            lockfile,
+            time,
+        })
+    }
 }
 
 fn sha256(digest: &Digest) -> Value {

@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
@@ -118,7 +117,13 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
     }
     let built = image::compile_all(&project, &targets)?;
     let found = match targets.iter().any(|t| t.image.provenance) {
-        true => provenance_inputs(&project)?,
+        // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
+        true => Found::read(
+            &project,
+            std::env::var(env::SOURCE_DATE_EPOCH)
+                .is_ok_and(|v| !v.trim().is_empty())
+                .then_some(created),
+        )?,
         false => Found::default(),
     };
 
@@ -194,26 +199,6 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     Ok(outcomes)
-}
-
-/// What provenance records besides the target: the toolchain, Cargo.lock (as the compile left
-/// it) and SOURCE_DATE_EPOCH when it is set (the statement has no time otherwise).
-fn provenance_inputs(project: &project::Project) -> Result<Found> {
-    let lock = project.root.join("Cargo.lock");
-    let lockfile = match std::fs::read(&lock) {
-        Ok(bytes) => Some(cargo_gantry::oci::Digest::of(&bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", &lock, e)),
-    };
-    let time = match std::env::var(env::SOURCE_DATE_EPOCH) {
-        Ok(v) if !v.trim().is_empty() => Some(source_date_epoch()?),
-        _ => None,
-    };
-    Ok(Found {
-        rustc: Some(cargo::rustc_version(&project.root, Toolchain::Inherited)?),
-        lockfile,
-        time,
-    })
 }
 
 /// The provenance's subject name: the first repository pushed to, else the tag's name.
