@@ -106,22 +106,27 @@ pub fn resolve_graph(
     run_metadata(&mc)
 }
 
-/// The host's target triple, as the toolchain cargo runs with reports it (`rustc -vV`).
-pub fn host_triple(dir: &Path, toolchain: Toolchain) -> Result<String> {
+/// `rustc -vV` of the toolchain cargo runs with in `dir`: version, commit, host, LLVM.
+pub fn rustc_version(dir: &Path, toolchain: Toolchain) -> Result<String> {
     let mut cmd = process::command("rustc", dir);
     cmd.arg("-vV");
     for var in toolchain.removed_env() {
         cmd.env_remove(var);
     }
     let out = process::output(&mut cmd)?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The host's target triple, as the toolchain cargo runs with reports it (`rustc -vV`).
+pub fn host_triple(dir: &Path, toolchain: Toolchain) -> Result<String> {
+    let text = rustc_version(dir, toolchain)?;
     text.lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(|h| h.trim().to_owned())
         .ok_or_else(|| {
             Error::failure(format!(
-                "`{}` printed no `host:` line",
-                process::command_line(&cmd)
+                "`rustc -vV` (in `{}`) printed no `host:` line",
+                dir.display()
             ))
         })
 }

@@ -147,6 +147,10 @@ pub struct VerifyArgs {
     /// the payload's `docker-reference` must name the repository being verified.
     #[arg(long)]
     pub any_reference: bool,
+    /// Also require provenance signed by the key: an in-toto referrer of the image, a DSSE
+    /// envelope whose statement names the image's digest (what `build --sign-key` attaches).
+    #[arg(long)]
+    pub provenance: bool,
     /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
@@ -209,7 +213,8 @@ pub struct ImageArgs {
     /// Reach this registry (`HOST[:PORT]`) over plain HTTP; loopback registries always are.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
-    /// Sign every pushed image with this private key (cosign's format), as `cargo gantry sign`.
+    /// Sign every pushed image with this private key (cosign's format), as `cargo gantry sign`,
+    /// and the provenance (a DSSE envelope).
     #[arg(long, value_name = "KEY.pem")]
     pub sign_key: Option<PathBuf>,
     /// Set an environment variable in the image (repeatable).
@@ -240,6 +245,10 @@ pub struct ImageArgs {
     /// Attach an SBOM: `spdx` (default), `cyclonedx` or `none` (repeatable).
     #[arg(long = "sbom", value_name = "FORMAT")]
     pub sbom: Vec<String>,
+    /// Attach SLSA provenance (an in-toto statement; DSSE-signed with `--sign-key`): `true`
+    /// (default) or `false`.
+    #[arg(long, value_name = "BOOL")]
+    pub provenance: Option<bool>,
     /// `human` (default) or `json`: a machine-readable summary on stdout.
     #[arg(long, value_name = "FMT", default_value = "human")]
     pub message_format: MessageFormat,

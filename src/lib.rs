@@ -16,6 +16,7 @@
 //! publish::Publisher                     OCI layout, docker archive, engine load, registry
 //! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
 //! sign::sign() / sign::verify() / sign::dsse            cosign signatures in a registry, DSSE envelopes
+//! provenance::Provenance::artifact() -> oci::Artifact   SLSA v1 in-toto statement (DSSE when signed)
 //!   probe::build(..) -> gantry-probe                   healthcheck program, compiled and cached
 //!   ci::github::render(&Target, &ci::Options) -> workflow   generated::save() writes / refuses / checks
 //!   yamlrefs::find() / replace()                        `gantry://BIN` image references in YAML
@@ -40,6 +41,7 @@ pub mod platforms;
 pub mod probe;
 pub mod process;
 pub mod project;
+pub mod provenance;
 pub mod publish;
 pub mod registry;
 pub mod resolve;

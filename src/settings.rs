@@ -124,6 +124,8 @@ pub struct Layer {
     pub sbom: Option<Vec<String>>,
     /// Embed the dependency list in the binary, cargo-auditable's way (default true).
     pub auditable: Option<bool>,
+    /// Attach SLSA provenance (an in-toto statement) to the image (default true).
+    pub provenance: Option<bool>,
 }
 
 macro_rules! or_fields {
@@ -170,7 +172,8 @@ impl Layer {
             repo,
             healthcheck,
             sbom,
-            auditable
+            auditable,
+            provenance
         );
         merged.env = env;
         merged.labels = labels;
@@ -273,6 +276,7 @@ pub struct ImageSettings {
     /// SBOM formats as written (`spdx`, `cyclonedx`, `none`); parsed by `sbom::formats`.
     pub sbom: Vec<String>,
     pub auditable: bool,
+    pub provenance: bool,
 }
 
 impl ImageSettings {
@@ -293,6 +297,7 @@ impl ImageSettings {
                 .clone()
                 .unwrap_or_else(|| vec!["spdx".to_owned()]),
             auditable: layer.auditable.unwrap_or(true),
+            provenance: layer.provenance.unwrap_or(true),
         }
     }
 }

@@ -5,6 +5,7 @@ use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs};
 use cargo_gantry::oci::{Artifact, layout};
+use cargo_gantry::provenance::{Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -115,6 +116,16 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     let built = image::compile_all(&project, &targets)?;
+    let found = match targets.iter().any(|t| t.image.provenance) {
+        // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
+        true => Found::read(
+            &project,
+            std::env::var(env::SOURCE_DATE_EPOCH)
+                .is_ok_and(|v| !v.trim().is_empty())
+                .then_some(created),
+        )?,
+        false => Found::default(),
+    };
 
     let mut images = Vec::new();
     for ((target, prep), built) in targets.iter().zip(&prepared).zip(&built) {
@@ -133,6 +144,12 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         for format in &prep.formats {
             let document = image_sbom(built, &summary, &prep.base, created)?.render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
+        }
+        if target.image.provenance {
+            let name = subject_name(args, target)?;
+            let p =
+                Provenance::of_target(target, name, image.digest()?, &prep.base, found.clone())?;
+            image.attach(p.artifact(sign_key.as_ref())?);
         }
         images.push((image, summary));
     }
@@ -182,6 +199,18 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     Ok(outcomes)
+}
+
+/// The provenance's subject name: the first repository pushed to, else the tag's name.
+fn subject_name(args: &ImageArgs, target: &Target) -> Result<String> {
+    if let Some(first) = push_refs(args, target).first() {
+        return Ok(ImageRef::parse(first)?.name());
+    }
+    let tag = target.tag.as_str();
+    Ok(match tag.rsplit_once(':') {
+        Some((name, t)) if !t.contains('/') => name.to_owned(),
+        _ => tag.to_owned(),
+    })
 }
 
 /// Outputs that name one image cannot take several.
@@ -334,6 +363,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
             .map(Spec::from_url)
             .transpose()?,
         sbom: non_empty(&args.sbom),
+        provenance: args.provenance,
         ..Layer::default()
     })
 }

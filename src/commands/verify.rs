@@ -22,7 +22,17 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     };
     let mut failed = Vec::new();
     for image in &refs {
-        match sign::verify(image, &key, policy, &client) {
+        let checked = sign::verify(image, &key, policy, &client).and_then(|verified| {
+            if args.provenance {
+                let statement = sign::verify_attestation(image, &key, &client)?;
+                eprintln!(
+                    "    Verified provenance {} ({})",
+                    statement.manifest, statement.predicate_type
+                );
+            }
+            Ok(verified)
+        });
+        match checked {
             Ok(verified) => {
                 eprintln!("    Verified {} ({})", verified.image, key.algorithm());
                 println!("{}", verified.image);

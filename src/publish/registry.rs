@@ -3,7 +3,7 @@
 use super::{Published, Publisher};
 use crate::error::Result;
 use crate::oci::Image;
-use crate::registry::{self, ImageRef, PushOptions};
+use crate::registry::{self, Discovery, ImageRef, PushOptions};
 
 /// Pushes the image to `reference` (`REGISTRY/REPO[:TAG]`); the published reference is the
 /// digest-pinned `REPO@sha256:…`, which is what `--push` prints on stdout.
@@ -22,6 +22,17 @@ impl Registry {
 impl Publisher for Registry {
     fn publish(&self, image: &Image) -> Result<Published> {
         let report = registry::push(image, &self.reference, &self.options)?;
+        if let Some(r) = &report.referrers {
+            let place = match &r.discovery {
+                Discovery::ReferrersApi => "indexed by the registry".to_owned(),
+                Discovery::FallbackTag { tag, .. } => format!("listed in `{tag}`"),
+            };
+            eprintln!(
+                "    Attached {} referrer(s) to {}, {place}",
+                r.manifests.len(),
+                report.reference
+            );
+        }
         Ok(Published {
             digest: report.digest,
             references: vec![report.reference.to_string()],

@@ -14,6 +14,7 @@ use crate::oci::Digest;
 
 /// Manifests, indexes and the small blobs artifacts carry are never larger than this.
 const SMALL_LIMIT: u64 = 4 << 20;
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// What a client may do in the repository: it decides the token scope asked for.
@@ -29,6 +30,14 @@ pub struct Manifest {
     pub digest: Digest,
     pub media_type: Option<String>,
     pub bytes: Vec<u8>,
+}
+
+/// A manifest the registry stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub digest: Digest,
+    /// `OCI-Subject`: the registry indexed the manifest as a referrer of this digest (OCI 1.1).
+    pub subject: Option<Digest>,
 }
 
 /// One repository of one registry (`reference`'s registry and repository; its tag or digest is
@@ -181,6 +190,17 @@ impl Repository {
 
     /// Store `bytes` (of `media_type`) under `reference`, a tag; the manifest's digest.
     pub fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Digest> {
+        Ok(self.put_manifest_for(reference, media_type, bytes)?.digest)
+    }
+
+    /// Like [`Repository::put_manifest`] (`reference` may be the manifest's own digest), and
+    /// what the registry said of the manifest's `subject`.
+    pub fn put_manifest_for(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Stored> {
         let digest = Digest::of(bytes);
         let resp = self.send(
             || {
@@ -191,7 +211,34 @@ impl Repository {
             &[201],
         )?;
         self.stored(&resp, &digest, "the manifest")?;
-        Ok(digest)
+        let subject = resp
+            .headers()
+            .get("oci-subject")
+            .and_then(|v| Digest::parse(v.to_str().ok()?).ok());
+        Ok(Stored { digest, subject })
+    }
+
+    /// `GET /v2/<name>/referrers/<digest>`: the status, content type and (bounded) body, for
+    /// `referrers::api_answer` to judge. Statuses of registries without the API are answers too.
+    pub fn referrers(&self, subject: &Digest) -> Result<(u16, Option<String>, Vec<u8>)> {
+        let url = self
+            .client
+            .url(&format!("{}/referrers/{subject}", self.name.repository()));
+        let mut resp = self.send(
+            || Req::new(Method::GET, url.clone()).header("accept", OCI_INDEX),
+            &[200, 400, 404, 405],
+        )?;
+        let status = resp.status().as_u16();
+        let media_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match status {
+            200 => self.read(&mut resp, &format!("the referrers of `{subject}`"))?,
+            _ => Vec::new(),
+        };
+        Ok((status, media_type, body))
     }
 
     fn read(&self, resp: &mut super::client::Response, what: &str) -> Result<Vec<u8>> {

@@ -11,6 +11,7 @@
 //!   Client::authenticate                        handshake.rs   basic auth, bearer tokens
 //!   Progress                                    progress.rs    bars on a terminal, lines otherwise
 //! Repository                                    artifact.rs    manifests and small blobs (signatures)
+//! push_referrers(&ImageRef, subject, &[Artifact]) referrers.rs  OCI 1.1 referrers, or the fallback tag
 //! ```
 //!
 //! `publish::Registry` is the `Publisher` on top of `push`. Like `oci`, this module knows nothing
@@ -26,6 +27,7 @@ mod progress;
 mod pull;
 mod push;
 mod reference;
+mod referrers;
 mod retry;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,13 +36,17 @@ use std::time::Duration;
 
 use crate::error::Result;
 
-pub use artifact::{Access, Manifest, Repository};
+pub use artifact::{Access, Manifest, Repository, Stored};
 pub use auth::{Credential, CredentialSource, Secret};
 pub use client::{ClientOptions, Timeouts};
 pub use progress::ProgressMode;
 pub use pull::{BASE_DIGEST, BASE_NAME, PullOptions, default_cache_dir, pull};
 pub use push::{BlobReport, Outcome, PushOptions, PushReport, push};
 pub use reference::ImageRef;
+pub use referrers::{
+    Discovery, Referrer, ReferrersReport, api_answer, fallback_tag, merge, push_referrers,
+    referrers_of,
+};
 pub use retry::RetryPolicy;
 
 /// Set once the outcome of a push or pull is decided by a failure: every transfer still running

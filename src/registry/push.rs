@@ -7,7 +7,8 @@
 //! a chunked upload that fails is resumed from the offset the registry reports (the file is
 //! opened there, not read again from its start); a session the registry dropped is started
 //! again. Blobs go in parallel (`jobs`), and the first one that fails for good stops the others.
-//! The manifest goes last, so a tag never points at missing blobs.
+//! The manifest goes last, so a tag never points at missing blobs; then the image's referrers
+//! (`referrers.rs`).
 
 use std::io::Read;
 
@@ -54,6 +55,8 @@ pub struct PushReport {
     pub reference: ImageRef,
     pub digest: Digest,
     pub blobs: Vec<BlobReport>,
+    /// The image's referrers (SBOMs, provenance), pushed after it; `None` when it has none.
+    pub referrers: Option<super::ReferrersReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +161,18 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
         let resp = client.send(req, &[201])?;
         check_digest(&client, &resp, &rendered.manifest_digest, "the manifest")
     })?;
+    // After the image, so that a referrer never names a subject the registry lacks.
+    let referrers = match image.referrers() {
+        [] => None,
+        artifacts => Some(super::push_referrers(
+            target,
+            &rendered.manifest_descriptor(),
+            artifacts,
+            &options.client,
+        )?),
+    };
     Ok(PushReport {
+        referrers,
         reference: target.with_digest(rendered.manifest_digest.clone()),
         digest: rendered.manifest_digest,
         blobs: jobs

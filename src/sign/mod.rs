@@ -9,6 +9,7 @@
 //! sign_pushed(&ClientOptions, &ImageRef, &Digest, &SigningKey) one more layer on `sha256-<hex>.sig`
 //! verify(&ImageRef, &VerifyingKey, ReferencePolicy, ..)        -> Verified, or why not
 //! dsse::envelope(type, body, &SigningKey) -> Envelope          PAE-signed, for attestations
+//! verify_attestation(&ImageRef, &VerifyingKey, ..)             a signed in-toto referrer of the image
 //! ```
 //!
 //! The formats follow cosign's signature spec, so `cosign verify --key` accepts what `sign`
@@ -16,6 +17,7 @@
 //! `registry::Repository`; this module knows no HTTP.
 
 mod attach;
+mod attestation;
 mod check;
 pub mod dsse;
 pub mod key;
@@ -23,5 +25,6 @@ pub mod payload;
 pub mod store;
 
 pub use attach::{SignOutcome, Signed, sign, sign_pushed};
+pub use attestation::{VerifiedStatement, verify_attestation};
 pub use check::{ReferencePolicy, Rejection, Verified, verify};
 pub use key::{Algorithm, KeyOrigin, SigningKey, VerifyingKey, signing_key};

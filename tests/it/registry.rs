@@ -3,6 +3,7 @@
 
 mod faults;
 mod formats;
+pub mod referrers;
 mod trust;
 
 use std::process::Command;
