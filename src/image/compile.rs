@@ -96,10 +96,14 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
         let crates = Crates::from_metadata(&graph, &t.package, Some(&ids), lockfile)?;
         if let Some(e) = embedded.get(&t.bin).filter(|e| **e != crates) {
             // `cargo metadata` unifies features over the whole workspace; the build does not.
+            // The embedded list errs on the side of more (as cargo-auditable's does); the SBOM
+            // has the exact one. Said once, as a note: nothing is wrong with the build.
             eprintln!(
-                "warning: the dependency list embedded in `{}` names {} crates, the build compiled {}",
+                "note: the cargo-auditable list in `{}` names {} crates (cargo's workspace-wide feature \
+                 resolution), the build compiled {}; the SBOM lists those {}",
                 t.bin,
                 e.crates.len(),
+                crates.crates.len(),
                 crates.crates.len()
             );
         }
