@@ -185,7 +185,7 @@ fn from_env(value: &OsStr, path: &OsStr) -> Result<Engine> {
 
 /// The first executable `dir/name` among PATH's directories. Empty entries (the current
 /// directory, to a shell) are skipped: running a `docker` from the project is never intended.
-fn on_path(name: &str, path: &OsStr) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str, path: &OsStr) -> Option<PathBuf> {
     std::env::split_paths(path)
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))

@@ -18,12 +18,14 @@
 //! sign::sign() / sign::verify() / sign::dsse            cosign signatures in a registry, DSSE envelopes
 //! ```
 //!
+//! `cross` finds a foreign target's toolchain (std, linker, C compiler, pkg-config env).
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
 //! `engine` the one place that finds the container engine (docker, podman).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod assets;
 pub mod cargo;
+pub mod cross;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;

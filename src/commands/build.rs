@@ -6,7 +6,7 @@ use cargo_gantry::image::{self, Inputs};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
-use cargo_gantry::settings::{Layer, Profile, env};
+use cargo_gantry::settings::{self, Layer, Profile, env};
 use cargo_gantry::{Error, Result, assets, project, sign};
 
 use crate::cli::{ImageArgs, MessageFormat};
@@ -188,6 +188,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
     Ok(Layer {
         base: args.base.clone(),
         tag: args.tag.clone(),
+        platforms: Some(settings::split_list(&args.platforms)).filter(|p| !p.is_empty()),
         env: pairs("env", &args.env)?,
         labels: pairs("label", &args.labels)?,
         expose: (!args.expose.is_empty()).then(|| args.expose.clone()),

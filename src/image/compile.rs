@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cargo::{self, Toolchain};
+use crate::cross::{self, Cross};
 use crate::error::{Error, Result};
+use crate::platforms;
 use crate::project::Project;
 use crate::resolve::Target;
 use crate::settings::env;
@@ -22,7 +24,31 @@ pub struct Built {
     pub command: String,
 }
 
+/// The cross toolchain of `plan`'s target when it is another machine's, checked (standard
+/// library, linker) without compiling anything: cheap, so a build for several platforms checks
+/// all of them before the first compile.
+pub fn cross_toolchain(project: &Project, plan: &Target) -> Result<Option<Cross>> {
+    let Some(triple) = plan.cargo.target.as_deref() else {
+        return Ok(None);
+    };
+    let host = platforms::host()?;
+    if triple == host.gnu || triple == host.musl {
+        // the host's own linker links the host's musl target too (rustc ships its crt)
+        return Ok(None);
+    }
+    cross::check_std(&project.root, triple)?;
+    let get = |k: &str| std::env::var_os(k);
+    let scratch = project.target_directory.join("gantry").join("cross");
+    let machine = cross::Machine {
+        get: &get,
+        root: Path::new("/"),
+        scratch: &scratch,
+    };
+    cross::find(&machine, &project.cargo_configs, plan.platform, triple).map(Some)
+}
+
 pub fn compile(project: &Project, plan: &Target) -> Result<Built> {
+    let cross = cross_toolchain(project, plan)?;
     let mut cargo = plan.cargo.clone();
     if cargo.target_dir.is_none() {
         cargo.target_dir = Some(project.target_directory.join("gantry"));
@@ -41,6 +67,13 @@ pub fn compile(project: &Project, plan: &Target) -> Result<Built> {
     }
     let mut build = cargo::Build::new(&project.root, Toolchain::Inherited, &cargo);
     build.add_rustflags(&project.cargo_configs, &flags);
+    if let Some(cross) = &cross {
+        eprintln!(
+            "     Linking `{}` for `{}` with {}",
+            plan.bin, cross.triple, cross.linker
+        );
+        build.envs(&cross.env);
+    }
     let command = build.command_line();
     eprintln!("   Compiling `{}` with: {command}", plan.bin);
     let compiled = build.run().map_err(|e| {
