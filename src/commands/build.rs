@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cargo_gantry::engine::Engine;
-use cargo_gantry::image::{self, Inputs};
+use cargo_gantry::image::{self, Inputs, PlatformImage};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -19,6 +19,9 @@ pub struct Outcome {
     pub published: cargo_gantry::publish::Published,
     /// The default OCI layout, when no output was named.
     pub default_layout: Option<PathBuf>,
+    /// Every platform of a multi-platform image (`published.digest` is the index's); empty
+    /// for a single image.
+    pub platforms: Vec<image::PlatformImage>,
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
@@ -71,6 +74,30 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
+    if !target.platforms.is_empty() {
+        let (index, platforms) = image::build_index(&image::MultiInputs {
+            project: &project,
+            target: &target,
+            scratch: scratch.path(),
+            pull: &pull,
+            created,
+            extra_files: &extra_files,
+        })?;
+        let published = publisher.publish_index(&index)?;
+        for r in &published.references {
+            eprintln!("       Wrote {r} ({} platforms)", platforms.len());
+        }
+        sign_pushed(args, &client, &published, sign_key.as_ref())?;
+        let PlatformImage { image, summary, .. } = &platforms[0];
+        return Ok(Outcome {
+            image: image.clone(),
+            summary: summary.clone(),
+            target,
+            published,
+            default_layout,
+            platforms,
+        });
+    }
     let base = target
         .base
         .load(&target.platform.oci(), scratch.path(), &pull)?;
@@ -91,24 +118,30 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     for r in &published.references {
         eprintln!("       Wrote {r}");
     }
-    if let Some(key) = &sign_key {
-        for reference in &args.push {
-            let signed = sign::sign_pushed(
-                &client,
-                &ImageRef::parse(reference)?,
-                &published.digest,
-                key,
-            )?;
-            eprintln!("      Signed {} ({})", signed.image, signed.signatures);
-        }
-    }
+    sign_pushed(args, &client, &published, sign_key.as_ref())?;
     Ok(Outcome {
         target,
         image,
         summary,
         published,
         default_layout,
+        platforms: Vec::new(),
     })
+}
+
+fn sign_pushed(
+    args: &ImageArgs,
+    client: &ClientOptions,
+    published: &cargo_gantry::publish::Published,
+    key: Option<&sign::SigningKey>,
+) -> Result<()> {
+    let Some(key) = key else { return Ok(()) };
+    for reference in &args.push {
+        let signed =
+            sign::sign_pushed(client, &ImageRef::parse(reference)?, &published.digest, key)?;
+        eprintln!("      Signed {} ({})", signed.image, signed.signatures);
+    }
+    Ok(())
 }
 
 /// What `build` prints on stdout: the image's name and digest, or the JSON summary.
@@ -119,8 +152,34 @@ fn report(args: &ImageArgs, out: &Outcome) {
         summary,
         published,
         default_layout,
+        platforms,
     } = out;
     match args.message_format {
+        MessageFormat::Json if !platforms.is_empty() => {
+            let each: Vec<_> = platforms
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "platform": p.target.platform.platform,
+                        "rust_target": p.target.cargo.target,
+                        "digest": p.image.digest().map(|d| d.to_string()).unwrap_or_default(),
+                        "size": p.image.layers().iter().map(|l| l.size()).sum::<u64>(),
+                        "linking": format!("{:?}", p.summary.linking).to_lowercase(),
+                        "libraries": p.summary.libraries,
+                        "max_glibc": p.summary.max_glibc,
+                    })
+                })
+                .collect();
+            let summary = serde_json::json!({
+                "digest": published.digest.as_str(),
+                "media_type": "application/vnd.oci.image.index.v1+json",
+                "tag": target.tag,
+                "outputs": published.references,
+                "binary": target.bin,
+                "platforms": each,
+            });
+            println!("{summary}");
+        }
         MessageFormat::Json => {
             let layers: Vec<_> = image
                 .layers()

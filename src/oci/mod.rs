@@ -6,6 +6,7 @@
 //! layout::read / archive::read ───┘        |
 //!                                          ├─> layout::write   OCI image layout directory
 //!                                          └─> archive::write  docker archive (also an OCI layout)
+//! Index: one Image per platform --render--> RenderedIndex  (layout::write_index, registry::push_index)
 //! fsck::check: re-hash a layout and check every reference in it
 //! unpack::unpack: apply an image's layers to a directory; rootfs: paths inside it, never out
 //! ```
@@ -15,6 +16,7 @@ pub mod blob;
 pub mod digest;
 pub mod fsck;
 pub mod image;
+pub mod index;
 pub mod layer;
 pub mod layout;
 pub mod platform;
@@ -24,6 +26,7 @@ pub mod unpack;
 pub use blob::BlobSource;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use image::{Image, Rendered};
+pub use index::{Index, RenderedIndex};
 pub use layer::{Content, Layer, LayerBuilder};
 pub use platform::Platform;
 
