@@ -11,6 +11,7 @@ mod engine;
 mod cook_layouts;
 mod cook_safety;
 mod oci;
+mod platforms;
 mod recipe_stability;
 mod registry;
 mod run;
