@@ -234,6 +234,21 @@ fn a_workspace_with_a_build_script_and_a_proc_macro_becomes_a_two_platform_index
     let fx = Fixture::new();
     workspace(&fx);
     check_two_platforms(&fx, "ws", "app", "hello from build.rs LOUD");
+
+    // and the engine runs the arm64 image (through the same binfmt_misc qemu)
+    let Some(docker) = crate::support::tools::docker() else {
+        return;
+    };
+    let archive = fx.path("arm64.tar");
+    let name = "gantry-platforms-test:arm64";
+    run(Command::new(tool(SKOPEO).unwrap())
+        .args(["copy", "--override-arch", "arm64"])
+        .arg(format!("oci:{}:app:0.1.0", fx.path("out-1").display()))
+        .arg(format!("docker-archive:{}:{name}", archive.display())));
+    run(Command::new(&docker).arg("load").arg("-i").arg(&archive));
+    let said = run(Command::new(&docker).args(["run", "--rm", "--platform", "linux/arm64", name]));
+    let _ = Command::new(&docker).args(["rmi", name]).output();
+    assert_eq!(said.trim(), "hello from build.rs LOUD on aarch64");
 }
 
 /// A crate whose build script compiles C (cc crate: `CC_<target>`) against zlib and links
