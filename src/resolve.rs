@@ -57,8 +57,9 @@ pub struct Target {
     /// The platform the binary runs on (the host's unless `--target` or `--platform` names
     /// another).
     pub platform: &'static Row,
-    /// Every platform of a multi-platform image (`--platform a,b`), each built by
-    /// [`Target::for_platform`]; empty for a single-platform image.
+    /// The platforms `--platform` asked for, in order: two or more make a multi-platform image,
+    /// each built by [`Target::for_platform`]; one is `platform` itself. Empty without
+    /// `--platform`.
     pub platforms: Vec<&'static Row>,
     pub base: BaseSpec,
     pub image: ImageSettings,
@@ -93,12 +94,11 @@ pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
     cargo.bins = vec![bin.clone()];
     cargo.packages = vec![pkg.name.clone()];
     let mut platform = platforms::of_target(cargo.target.as_deref())?;
-    let mut platforms = requested_platforms(layer.platforms.as_deref().unwrap_or_default())?;
+    let platforms = requested_platforms(layer.platforms.as_deref().unwrap_or_default())?;
     if let [only] = platforms[..] {
         // one platform is an ordinary single-platform image, for that platform
         cargo.target = target_triple(cargo.target.as_deref(), only)?;
         platform = only;
-        platforms.clear();
     }
     let image = ImageSettings::from_layer(&layer);
     let base = BaseSpec::parse(&image.base)?;
@@ -140,6 +140,11 @@ pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
 }
 
 impl Target {
+    /// Whether this is a multi-platform image (an index).
+    pub fn is_multi_platform(&self) -> bool {
+        self.platforms.len() > 1
+    }
+
     /// This target for one platform of a multi-platform image: the Rust target of that
     /// platform (glibc, or musl when `--target` asked for musl), none for the host's own
     /// platform without `--target`, so that the host's image is the one a plain build makes.
@@ -147,7 +152,7 @@ impl Target {
         let mut one = self.clone();
         one.cargo.target = target_triple(self.cargo.target.as_deref(), row)?;
         one.platform = row;
-        one.platforms.clear();
+        one.platforms = vec![row];
         Ok(one)
     }
 

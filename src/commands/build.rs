@@ -74,7 +74,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
-    if !target.platforms.is_empty() {
+    if target.is_multi_platform() {
         let (index, platforms) = image::build_index(&image::MultiInputs {
             project: &project,
             target: &target,

@@ -525,3 +525,65 @@ fn a_single_platform_base_for_another_platform_is_refused() {
         "refused before compiling: {err}"
     );
 }
+
+/// The cross setup the generated Dockerfile runs in its builder, run here (where the cross gcc
+/// is installed, so it installs nothing): the cargo config it writes cross-compiles a crate
+/// with C code and zlib for arm64. (No image is built: the builder would need the network.)
+#[test]
+fn the_dockerfiles_cross_setup_cross_compiles_c_and_zlib_here() {
+    let fx = Fixture::new();
+    fx.file(
+        "zl/Cargo.toml",
+        &(manifest("zl", "") + "\n[build-dependencies]\ncc = \"1\"\n"),
+    )
+    .file(
+        "zl/build.rs",
+        "fn main() {\n    cc::Build::new().file(\"z.c\").compile(\"zshim\");\n    println!(\"cargo:rustc-link-lib=z\");\n}\n",
+    )
+    .file("zl/z.c", "#include <zlib.h>\nconst char *v(void) { return zlibVersion(); }\n")
+    .file(
+        "zl/src/main.rs",
+        "extern \"C\" { fn v() -> *const std::os::raw::c_char; }\nfn main() { let _ = unsafe { v() }; println!(\"on {}\", std::env::consts::ARCH); }\n",
+    );
+    let dockerfile = stdout(&ok(
+        gantry(
+            &fx.path("zl"),
+            &[
+                "dockerfile",
+                "-o",
+                "-",
+                "--platform",
+                "linux/amd64,linux/arm64",
+            ],
+        ),
+        "dockerfile",
+    ));
+    let setup = dockerfile
+        .lines()
+        .find(|l| l.contains("dpkg --print-architecture"))
+        .expect("the cross setup line")
+        .trim_start_matches(" && ");
+    let config = fx.path("cross.toml");
+    let script = setup.replace("/usr/local/cargo/config.toml", config.to_str().unwrap());
+    run(Command::new("sh").arg("-c").arg(format!(
+        "t=aarch64-unknown-linux-gnu g=aarch64-linux-gnu d=arm64; {script}"
+    )));
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("linker = \"aarch64-linux-gnu-gcc\""),
+        "{text}"
+    );
+    let out = ok(
+        cargo(&fx.path("zl"))
+            .env("RUSTUP_TOOLCHAIN", TOOLCHAIN)
+            .args(["build", "--release", "--config"])
+            .arg(&config)
+            .args(["--config", "build.target=\"aarch64-unknown-linux-gnu\""])
+            .output()
+            .unwrap(),
+        "cargo build with the Dockerfile's cross config",
+    );
+    let _ = out;
+    let bin = fx.path("zl/target/aarch64-unknown-linux-gnu/release/zl");
+    assert_eq!(elf_machine(&bin), Some(EM_AARCH64));
+}
