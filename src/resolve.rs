@@ -477,4 +477,53 @@ mod tests {
             assert!(extra_file(bad, "b").is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn platforms_pick_rust_targets_and_one_platform_is_a_plain_image() {
+        let proj = project(vec![package("api", "api", &["api"])], None);
+        let host = platforms::host().unwrap();
+        let foreign = platforms::TABLE.iter().find(|r| *r != host).unwrap();
+        let layer = |p: &[&str]| Layer {
+            platforms: Some(p.iter().map(|s| s.to_string()).collect()),
+            ..Layer::default()
+        };
+        let both = [host.platform, foreign.platform];
+        let t = resolve(&proj, &request(layer(&both), CargoBuild::default())).unwrap();
+        assert!(t.is_multi_platform());
+        // the host's platform without --target is exactly the plain build
+        assert_eq!(t.for_platform(host).unwrap().cargo.target, None);
+        let other = t.for_platform(foreign).unwrap();
+        assert_eq!(other.cargo.target.as_deref(), Some(foreign.gnu));
+        assert_eq!(other.platform, foreign);
+
+        let one = resolve(
+            &proj,
+            &request(layer(&[foreign.platform]), CargoBuild::default()),
+        )
+        .unwrap();
+        assert!(!one.is_multi_platform());
+        assert_eq!(one.cargo.target.as_deref(), Some(foreign.gnu));
+
+        // musl asked for on the command line stays musl on every platform
+        let musl = CargoBuild {
+            target: Some(host.musl.to_owned()),
+            ..CargoBuild::default()
+        };
+        let t = resolve(&proj, &request(layer(&both), musl)).unwrap();
+        assert_eq!(
+            t.for_platform(foreign).unwrap().cargo.target.as_deref(),
+            Some(foreign.musl)
+        );
+
+        let err = resolve(
+            &proj,
+            &request(layer(&["linux/mips"]), CargoBuild::default()),
+        )
+        .unwrap_err();
+        assert!(
+            err.hint().unwrap().contains("`linux/arm64`"),
+            "{}",
+            err.render()
+        );
+    }
 }

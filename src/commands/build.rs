@@ -68,6 +68,12 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
     let created = source_date_epoch()?;
     let (publisher, default_layout) =
         publishers(args, &project.target_directory, &target, &client)?;
+    if target.is_multi_platform() && args.docker_archive.is_some() {
+        return Err(Error::user(
+            "a docker archive holds one platform, not a multi-platform image",
+        )
+        .with_hint("write it with --oci-layout or --push, or build one platform (--platform OS/ARCH)"));
+    }
     // The key is read (and refused if unusable) before the compile, like every other input.
     let sign_key = args
         .sign_key
@@ -156,20 +162,7 @@ fn report(args: &ImageArgs, out: &Outcome) {
     } = out;
     match args.message_format {
         MessageFormat::Json if !platforms.is_empty() => {
-            let each: Vec<_> = platforms
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "platform": p.target.platform.platform,
-                        "rust_target": p.target.cargo.target,
-                        "digest": p.image.digest().map(|d| d.to_string()).unwrap_or_default(),
-                        "size": p.image.layers().iter().map(|l| l.size()).sum::<u64>(),
-                        "linking": format!("{:?}", p.summary.linking).to_lowercase(),
-                        "libraries": p.summary.libraries,
-                        "max_glibc": p.summary.max_glibc,
-                    })
-                })
-                .collect();
+            let each: Vec<_> = platforms.iter().map(|p| p.summary_json()).collect();
             let summary = serde_json::json!({
                 "digest": published.digest.as_str(),
                 "media_type": "application/vnd.oci.image.index.v1+json",

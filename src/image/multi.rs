@@ -35,6 +35,21 @@ pub struct PlatformImage {
     pub summary: Summary,
 }
 
+impl PlatformImage {
+    /// This platform's part of `build --message-format json`.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "platform": self.target.platform.platform,
+            "rust_target": self.target.cargo.target,
+            "digest": self.image.digest().map(|d| d.to_string()).unwrap_or_default(),
+            "size": self.image.layers().iter().map(|l| l.size()).sum::<u64>(),
+            "linking": format!("{:?}", self.summary.linking).to_lowercase(),
+            "libraries": self.summary.libraries,
+            "max_glibc": self.summary.max_glibc,
+        })
+    }
+}
+
 pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)> {
     let mut planned = Vec::new();
     for row in &inp.target.platforms {

@@ -249,6 +249,30 @@ fn a_workspace_with_a_build_script_and_a_proc_macro_becomes_a_two_platform_index
     let said = run(Command::new(&docker).args(["run", "--rm", "--platform", "linux/arm64", name]));
     let _ = Command::new(&docker).args(["rmi", name]).output();
     assert_eq!(said.trim(), "hello from build.rs LOUD on aarch64");
+
+    // --load puts this machine's image of the index into the engine, and says so
+    let tag = "gantry-platforms-load:1";
+    let out = ok(
+        build(
+            &fx.path("ws"),
+            &[
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--load",
+                "--tag",
+                tag,
+            ],
+        ),
+        "build --load",
+    );
+    assert!(
+        stderr(&out).contains("Loading the `linux/amd64` image of 2 platforms"),
+        "{}",
+        stderr(&out)
+    );
+    let said = run(Command::new(&docker).args(["run", "--rm", tag]));
+    let _ = Command::new(&docker).args(["rmi", tag]).output();
+    assert_eq!(said.trim(), "hello from build.rs LOUD on x86_64");
 }
 
 /// A crate whose build script compiles C (cc crate: `CC_<target>`) against zlib and links
