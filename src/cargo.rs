@@ -184,6 +184,30 @@ pub fn dirs(dir: &Path, toolchain: Toolchain, build: &CargoBuild) -> Result<Dirs
     })
 }
 
+/// The directory holding the standard library of `triple` for the toolchain a build in `dir`
+/// uses (`rustc --print target-libdir`), if that toolchain has it: rustc prints the path even
+/// when the target was never installed, so the directory must exist and hold `libstd`.
+pub fn target_libdir(dir: &Path, toolchain: Toolchain, triple: &str) -> Result<Option<PathBuf>> {
+    let mut cmd = process::command("rustc", dir);
+    for var in toolchain.removed_env() {
+        cmd.env_remove(var);
+    }
+    cmd.args(["--print", "target-libdir", "--target", triple]);
+    let out = match process::output(&mut cmd) {
+        Ok(out) => out,
+        // a rustc that does not know the triple at all
+        Err(e) if e.kind() == crate::error::Kind::Failure => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let has_std = std::fs::read_dir(&libdir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+    });
+    Ok(has_std.then_some(libdir))
+}
+
 /// One `cargo build`, reporting what it compiled as `cargo_metadata` messages.
 pub struct Build {
     cmd: Command,
@@ -237,6 +261,14 @@ impl Build {
     /// Set an environment variable for cargo and what it runs.
     pub fn env(&mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> &mut Build {
         self.cmd.env(key, value);
+        self
+    }
+
+    /// Set environment variables of the build (a cross toolchain's linker and C compiler).
+    pub fn envs(&mut self, vars: &[(String, String)]) -> &mut Build {
+        for (k, v) in vars {
+            self.cmd.env(k, v);
+        }
         self
     }
 

@@ -195,6 +195,10 @@ pub struct ImageArgs {
     /// The image name and tag for outputs that carry one (default: `BIN:VERSION`).
     #[arg(long, value_name = "NAME:TAG")]
     pub tag: Option<String>,
+    /// Build for these platforms by cross-compiling (`linux/amd64,linux/arm64`); several make
+    /// one multi-platform image index.
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
     /// Write an OCI image layout directory.
     #[arg(long, value_name = "DIR")]
     pub oci_layout: Option<PathBuf>,
@@ -294,6 +298,9 @@ pub struct DockerfileArgs {
     /// Build for the target triple.
     #[arg(long, value_name = "TRIPLE")]
     pub target: Option<String>,
+    /// Cross-compile for these platforms (`linux/amd64,linux/arm64`) on the builder's platform.
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
     /// Where to write the Dockerfile (`-` for stdout; default: `Dockerfile` in the workspace root).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,

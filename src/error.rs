@@ -68,6 +68,13 @@ impl Error {
         self
     }
 
+    /// Say which part of a larger job failed, keeping kind, causes and hint:
+    /// `for `linux/arm64`: <message>`.
+    pub fn within(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
     pub fn kind(&self) -> Kind {
         self.kind
     }

@@ -22,6 +22,7 @@
 //!   yamlrefs::find() / replace()                        `gantry://BIN` image references in YAML
 //! ```
 //!
+//! `cross` finds a foreign target's toolchain (std, linker, C compiler, pkg-config env).
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
 //! `engine` the one place that finds the container engine (docker, podman).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
@@ -29,6 +30,7 @@
 pub mod assets;
 pub mod cargo;
 pub mod ci;
+pub mod cross;
 pub mod dockerfile;
 pub mod engine;
 pub mod error;

@@ -54,8 +54,13 @@ pub struct Target {
     /// The cargo flags of the build: always `-p PACKAGE --bin BIN`, so that cargo unifies
     /// features over the same packages in `cook`, in the Dockerfile and on the host.
     pub cargo: CargoBuild,
-    /// The platform the binary runs on (the host's unless `--target` names another).
+    /// The platform the binary runs on (the host's unless `--target` or `--platform` names
+    /// another).
     pub platform: &'static Row,
+    /// The platforms `--platform` asked for, in order: two or more make a multi-platform image,
+    /// each built by [`Target::for_platform`]; one is `platform` itself. Empty without
+    /// `--platform`.
+    pub platforms: Vec<&'static Row>,
     pub base: BaseSpec,
     pub image: ImageSettings,
     pub extra_files: Vec<ExtraFile>,
@@ -88,7 +93,13 @@ pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
     );
     cargo.bins = vec![bin.clone()];
     cargo.packages = vec![pkg.name.clone()];
-    let platform = platforms::of_target(cargo.target.as_deref())?;
+    let mut platform = platforms::of_target(cargo.target.as_deref())?;
+    let platforms = requested_platforms(layer.platforms.as_deref().unwrap_or_default())?;
+    if let [only] = platforms[..] {
+        // one platform is an ordinary single-platform image, for that platform
+        cargo.target = target_triple(cargo.target.as_deref(), only)?;
+        platform = only;
+    }
     let image = ImageSettings::from_layer(&layer);
     let base = BaseSpec::parse(&image.base)?;
     let extra_files = image
@@ -109,6 +120,7 @@ pub fn resolve(project: &Project, req: &Request) -> Result<Target> {
         bin,
         cargo,
         platform,
+        platforms,
         base,
         image,
         extra_files,
@@ -198,6 +210,22 @@ pub fn combined_cargo(targets: &[Target]) -> Result<CargoBuild> {
 }
 
 impl Target {
+    /// Whether this is a multi-platform image (an index).
+    pub fn is_multi_platform(&self) -> bool {
+        self.platforms.len() > 1
+    }
+
+    /// This target for one platform of a multi-platform image: the Rust target of that
+    /// platform (glibc, or musl when `--target` asked for musl), none for the host's own
+    /// platform without `--target`, so that the host's image is the one a plain build makes.
+    pub fn for_platform(&self, row: &'static Row) -> Result<Target> {
+        let mut one = self.clone();
+        one.cargo.target = target_triple(self.cargo.target.as_deref(), row)?;
+        one.platform = row;
+        one.platforms = vec![row];
+        Ok(one)
+    }
+
     /// The labels of an image built from this checkout: the git revision unless a label sets it.
     pub fn image_labels(&self) -> BTreeMap<String, String> {
         let mut labels = self.labels.clone();
@@ -208,6 +236,36 @@ impl Target {
         }
         labels
     }
+}
+
+/// `--platform` values → rows of [`platforms::TABLE`], each once, in the order given.
+fn requested_platforms(values: &[String]) -> Result<Vec<&'static Row>> {
+    let mut rows: Vec<&'static Row> = Vec::new();
+    for value in values {
+        let parsed = crate::oci::Platform::parse(value)?;
+        let row = platforms::by_platform(&parsed).ok_or_else(|| {
+            let known: Vec<String> = platforms::TABLE
+                .iter()
+                .map(|r| format!("`{}`", r.platform))
+                .collect();
+            Error::user(format!("gantry cannot build for the platform `{value}`"))
+                .with_hint(format!("use one of {}", known.join(", ")))
+        })?;
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The `--target` for `row`, given the `--target` the user typed: musl when they asked for
+/// musl, none for the host's platform when they named no target.
+fn target_triple(typed: Option<&str>, row: &'static Row) -> Result<Option<String>> {
+    let musl = typed.is_some_and(|t| t.contains("musl"));
+    if typed.is_none() && platforms::host()? == row {
+        return Ok(None);
+    }
+    Ok(Some(if musl { row.musl } else { row.gnu }.to_owned()))
 }
 
 /// `HOST[:/PATH/IN/IMAGE]`, HOST relative to the package; the image path defaults to
@@ -542,5 +600,54 @@ mod tests {
         for bad in ["../secrets", "/etc/passwd", "a:relative/in/image", ""] {
             assert!(extra_file(bad, "b").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn platforms_pick_rust_targets_and_one_platform_is_a_plain_image() {
+        let proj = project(vec![package("api", "api", &["api"])], None);
+        let host = platforms::host().unwrap();
+        let foreign = platforms::TABLE.iter().find(|r| *r != host).unwrap();
+        let layer = |p: &[&str]| Layer {
+            platforms: Some(p.iter().map(|s| s.to_string()).collect()),
+            ..Layer::default()
+        };
+        let both = [host.platform, foreign.platform];
+        let t = resolve(&proj, &request(layer(&both), CargoBuild::default())).unwrap();
+        assert!(t.is_multi_platform());
+        // the host's platform without --target is exactly the plain build
+        assert_eq!(t.for_platform(host).unwrap().cargo.target, None);
+        let other = t.for_platform(foreign).unwrap();
+        assert_eq!(other.cargo.target.as_deref(), Some(foreign.gnu));
+        assert_eq!(other.platform, foreign);
+
+        let one = resolve(
+            &proj,
+            &request(layer(&[foreign.platform]), CargoBuild::default()),
+        )
+        .unwrap();
+        assert!(!one.is_multi_platform());
+        assert_eq!(one.cargo.target.as_deref(), Some(foreign.gnu));
+
+        // musl asked for on the command line stays musl on every platform
+        let musl = CargoBuild {
+            target: Some(host.musl.to_owned()),
+            ..CargoBuild::default()
+        };
+        let t = resolve(&proj, &request(layer(&both), musl)).unwrap();
+        assert_eq!(
+            t.for_platform(foreign).unwrap().cargo.target.as_deref(),
+            Some(foreign.musl)
+        );
+
+        let err = resolve(
+            &proj,
+            &request(layer(&["linux/mips"]), CargoBuild::default()),
+        )
+        .unwrap_err();
+        assert!(
+            err.hint().unwrap().contains("`linux/arm64`"),
+            "{}",
+            err.render()
+        );
     }
 }

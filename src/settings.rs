@@ -25,6 +25,8 @@ pub mod env {
     pub const ALL_FEATURES: &str = "GANTRY_ALL_FEATURES";
     pub const NO_DEFAULT_FEATURES: &str = "GANTRY_NO_DEFAULT_FEATURES";
     pub const TARGET: &str = "GANTRY_TARGET";
+    /// `linux/amd64,linux/arm64`: the platforms of a multi-platform image.
+    pub const PLATFORMS: &str = "GANTRY_PLATFORMS";
     pub const BIN: &str = "GANTRY_BIN";
     pub const PACKAGE: &str = "GANTRY_PACKAGE";
     pub const STRATEGY: &str = "GANTRY_STRATEGY";
@@ -74,6 +76,7 @@ pub mod env {
         ALL_FEATURES,
         NO_DEFAULT_FEATURES,
         TARGET,
+        PLATFORMS,
         BIN,
         PACKAGE,
         STRATEGY,
@@ -94,6 +97,8 @@ pub struct Layer {
     pub all_features: Option<bool>,
     pub no_default_features: Option<bool>,
     pub target: Option<String>,
+    /// OCI platforms (`linux/arm64`) to build for, cross-compiling; several make an image index.
+    pub platforms: Option<Vec<String>>,
     pub bin: Option<String>,
     pub package: Option<String>,
     pub strategy: Option<Strategy>,
@@ -151,6 +156,7 @@ impl Layer {
             all_features,
             no_default_features,
             target,
+            platforms,
             bin,
             package,
             strategy,
@@ -211,6 +217,7 @@ impl Layer {
             all_features: flag(env::ALL_FEATURES)?,
             no_default_features: flag(env::NO_DEFAULT_FEATURES)?,
             target: text(env::TARGET),
+            platforms: text(env::PLATFORMS).map(|v| split_list(&[v])),
             bin: text(env::BIN),
             package: text(env::PACKAGE),
             strategy: text(env::STRATEGY)
@@ -253,6 +260,11 @@ pub fn split_features(values: &[String]) -> Vec<String> {
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `--platform a,b` and repeated flags: comma or space separated, empty items dropped.
+pub fn split_list(values: &[String]) -> Vec<String> {
+    split_features(values)
 }
 
 /// The default user of images: distroless's `nonroot`, never root.

@@ -284,6 +284,7 @@ mod tests {
             bin: bin.into(),
             cargo: CargoBuild::default(),
             platform: crate::platforms::TABLE.first().unwrap(),
+            platforms: Vec::new(),
             base: BaseSpec::Auto,
             image: ImageSettings::from_layer(&Layer::default()),
             extra_files: Vec::new(),

@@ -3,14 +3,14 @@ use std::path::{Path, PathBuf};
 
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
-use cargo_gantry::image::{self, Inputs};
+use cargo_gantry::image::{self, Inputs, PlatformImage};
 use cargo_gantry::oci::{Artifact, layout};
 use cargo_gantry::provenance::{Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
-use cargo_gantry::sbom::{self, BaseImage, Sbom};
-use cargo_gantry::settings::{Layer, Profile, env};
+use cargo_gantry::sbom;
+use cargo_gantry::settings::{self, Layer, Profile, env};
 use cargo_gantry::{Error, Result, assets, probe, project, sign};
 
 use crate::cli::{ImageArgs, MessageFormat};
@@ -23,6 +23,9 @@ pub struct Outcome {
     pub published: cargo_gantry::publish::Published,
     /// The default OCI layout, when no output was named.
     pub default_layout: Option<PathBuf>,
+    /// Every platform of a multi-platform image (`published.digest` is the index's); empty
+    /// for a single image.
+    pub platforms: Vec<image::PlatformImage>,
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
@@ -90,6 +93,25 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
+    if let Some(t) = targets.iter().find(|t| t.is_multi_platform()) {
+        if many {
+            return Err(Error::user(format!(
+                "`{}` is built for several platforms, and several binaries were selected",
+                t.bin
+            ))
+            .with_hint("build one binary per command when it has several platforms"));
+        }
+        return build_index(
+            args,
+            &project,
+            targets,
+            scratch.path(),
+            &pull,
+            &client,
+            created,
+        )
+        .map(|out| vec![out]);
+    }
     let mut prepared = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         let (publisher, default_layout) =
@@ -142,7 +164,7 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             probe: prep.probe.as_deref(),
         })?;
         for format in &prep.formats {
-            let document = image_sbom(built, &summary, &prep.base, created)?.render(*format)?;
+            let document = image::sbom_of(built, &summary, &prep.base, created)?.render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
         }
         if target.image.provenance {
@@ -196,9 +218,69 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             summary,
             published,
             default_layout: prep.default_layout,
+            platforms: Vec::new(),
         });
     }
     Ok(outcomes)
+}
+
+/// One binary for several platforms: one image per platform, cross-compiled, in one index.
+fn build_index(
+    args: &ImageArgs,
+    project: &project::Project,
+    mut targets: Vec<Target>,
+    scratch: &Path,
+    pull: &PullOptions,
+    client: &ClientOptions,
+    created: u64,
+) -> Result<Outcome> {
+    let target = targets.remove(0);
+    if args.docker_archive.is_some() {
+        return Err(Error::user(
+            "a docker archive holds one platform, not a multi-platform image",
+        )
+        .with_hint("write it with --oci-layout or --push, or build one platform (--platform OS/ARCH)"));
+    }
+    let extra_files = assets::extra_files(&project.root, &target)?;
+    let (publisher, default_layout) =
+        publishers(args, &project.target_directory, &target, client, false)?;
+    let sign_key = args
+        .sign_key
+        .as_deref()
+        .map(|k| sign::signing_key(Some(k), None))
+        .transpose()?;
+    let (index, platforms) = image::build_index(&image::MultiInputs {
+        project,
+        target: &target,
+        scratch,
+        pull,
+        created,
+        extra_files: &extra_files,
+    })?;
+    let published = publisher.publish_index(&index)?;
+    for r in &published.references {
+        eprintln!("       Wrote {r} ({} platforms)", platforms.len());
+    }
+    if let Some(key) = &sign_key {
+        for reference in push_refs(args, &target) {
+            let signed = sign::sign_pushed(
+                client,
+                &ImageRef::parse(&reference)?,
+                &published.digest,
+                key,
+            )?;
+            eprintln!("      Signed {} ({})", signed.image, signed.signatures);
+        }
+    }
+    let PlatformImage { image, summary, .. } = &platforms[0];
+    Ok(Outcome {
+        image: image.clone(),
+        summary: summary.clone(),
+        target,
+        published,
+        default_layout,
+        platforms,
+    })
 }
 
 /// The provenance's subject name: the first repository pushed to, else the tag's name.
@@ -259,8 +341,21 @@ fn report(args: &ImageArgs, out: &Outcome) {
         summary,
         published,
         default_layout,
+        platforms,
     } = out;
     match args.message_format {
+        MessageFormat::Json if !platforms.is_empty() => {
+            let each: Vec<_> = platforms.iter().map(|p| p.summary_json()).collect();
+            let summary = serde_json::json!({
+                "digest": published.digest.as_str(),
+                "media_type": "application/vnd.oci.image.index.v1+json",
+                "tag": target.tag,
+                "outputs": published.references,
+                "binary": target.bin,
+                "platforms": each,
+            });
+            println!("{summary}");
+        }
         MessageFormat::Json => {
             let layers: Vec<_> = image
                 .layers()
@@ -305,28 +400,6 @@ fn report(args: &ImageArgs, out: &Outcome) {
     }
 }
 
-/// The SBOM of the image: the binary's crates, the runtime files copied from this machine (by
-/// Debian package when dpkg knows them) and the base image by digest.
-fn image_sbom(
-    built: &image::Built,
-    summary: &image::Summary,
-    base: &image::Base,
-    created: u64,
-) -> Result<Sbom> {
-    let mut sbom = Sbom::of_crates(built.crates.clone(), created)
-        .with_runtime_files(Path::new("/"), &summary.host_files)?;
-    if let image::Base::Image {
-        image, reference, ..
-    } = base
-    {
-        sbom.base = Some(BaseImage {
-            reference: reference.clone(),
-            digest: image.digest()?,
-        });
-    }
-    Ok(sbom)
-}
-
 /// The image settings typed on the command line, as a settings layer.
 fn cli_layer(args: &ImageArgs) -> Result<Layer> {
     let pairs = |flag: &str, items: &[String]| -> Result<Option<BTreeMap<String, String>>> {
@@ -350,6 +423,7 @@ fn cli_layer(args: &ImageArgs) -> Result<Layer> {
     Ok(Layer {
         base: args.base.clone(),
         tag: args.tag.clone(),
+        platforms: Some(settings::split_list(&args.platforms)).filter(|p| !p.is_empty()),
         env: pairs("env", &args.env)?,
         labels: pairs("label", &args.labels)?,
         expose: (!args.expose.is_empty()).then(|| args.expose.clone()),

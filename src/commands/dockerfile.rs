@@ -7,7 +7,7 @@ use cargo_gantry::cargo::{self, Toolchain};
 use cargo_gantry::dockerfile::{self, Facts};
 use cargo_gantry::generated::{self, Labels, Mode};
 use cargo_gantry::resolve::{self, Request};
-use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features};
+use cargo_gantry::settings::{CargoBuild, Layer, Profile, Strategy, split_features, split_list};
 use cargo_gantry::{Error, Result, assets, process, project};
 
 use crate::cli::DockerfileArgs;
@@ -124,6 +124,7 @@ fn cli_layer(args: &DockerfileArgs) -> Layer {
         features: Some(split_features(&args.features)).filter(|f| !f.is_empty()),
         profile: args.profile.clone(),
         target: args.target.clone(),
+        platforms: Some(split_list(&args.platforms)).filter(|p| !p.is_empty()),
         ..Layer::default()
     }
 }

@@ -60,6 +60,10 @@ pub struct DockerPlan {
     /// The Rust target is the platform being built (`TARGETARCH`), set in cargo's config in
     /// the builder rather than as `--target`.
     pub target_from_platform: bool,
+    /// `--platform`: the build stages run on the builder's own platform (`$BUILDPLATFORM`)
+    /// and cross-compile for the platform being built; empty: everything runs on the target
+    /// platform.
+    pub cross: Vec<&'static crate::platforms::Row>,
     pub bin: String,
     pub package: String,
     /// The package directory relative to the workspace root.
@@ -138,6 +142,18 @@ pub fn plan(
     )?;
     let mut rustflags = None;
     let mut target_from_platform = false;
+    let cross = target.platforms.clone();
+    if !cross.is_empty() {
+        if asked == Runtime::Alpine {
+            return Err(crate::Error::user(
+                "a cross-compiling Dockerfile (--platform) builds on Debian, not alpine",
+            )
+            .with_hint("use --runtime distroless, debian, static or scratch, or drop --platform"));
+        }
+        // the platform being built (TARGETARCH) picks the Rust target, not a fixed --target
+        build.target = None;
+        target_from_platform = true;
+    }
     if matches!(asked, Runtime::Static | Runtime::Scratch) {
         match build.target.as_deref() {
             Some(t) if t.contains("musl") => builder.targets.push(t.to_owned()),
@@ -191,6 +207,7 @@ pub fn plan(
         build,
         rustflags,
         target_from_platform,
+        cross,
         package: target.package.clone(),
         package_dir: target.package_dir.clone(),
         bin: target.bin.clone(),

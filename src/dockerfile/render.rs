@@ -74,7 +74,37 @@ pub(super) fn out_bin(plan: &DockerPlan) -> String {
     format!("{GANTRY}/bin/{}", plan.bin)
 }
 
+/// `FROM` for a build stage: on the builder's own platform when cross-compiling.
+pub(super) fn from_build(plan: &DockerPlan, image: &str, name: &str) -> String {
+    match plan.cross.is_empty() {
+        true => format!("FROM {image} AS {name}"),
+        false => format!("FROM --platform=$BUILDPLATFORM {image} AS {name}"),
+    }
+}
+
 fn header(t: &mut Text, plan: &DockerPlan) {
+    if !plan.cross.is_empty() {
+        let platforms: Vec<&str> = plan.cross.iter().map(|r| r.platform).collect();
+        let context = if plan.context_rel.is_empty() {
+            ".".to_owned()
+        } else {
+            format!("-f Dockerfile {}", plan.context_rel)
+        };
+        t.comment(&format!(
+            "Image for binary `{}` of package `{}`. Strategy `{}`, runtime `{}`.\n\nBuild every \
+             platform from the workspace root (buildx, or `docker build --platform P` for one):\n    \
+             docker buildx build --platform {} -t {} {context}\n\nNo emulated compile: the build \
+             stages run on the builder's own platform ($BUILDPLATFORM) and cross-compile for the \
+             platform being built ($TARGETPLATFORM), whose runtime stage only receives the binary.\n",
+            plan.bin,
+            plan.package,
+            plan.strategy.name(),
+            plan.runtime.name(),
+            platforms.join(","),
+            plan.bin,
+        ));
+        return header_notes(t, plan);
+    }
     let build = if plan.context_rel.is_empty() {
         format!("DOCKER_BUILDKIT=1 docker build -t {} .", plan.bin)
     } else {
@@ -90,6 +120,10 @@ fn header(t: &mut Text, plan: &DockerPlan) {
         plan.strategy.name(),
         plan.runtime.name()
     ));
+    header_notes(t, plan);
+}
+
+fn header_notes(t: &mut Text, plan: &DockerPlan) {
     if !plan.context_rel.is_empty() {
         t.comment(&format!(
             "The build context is `{}`: path dependencies live outside the workspace root, and a \
@@ -133,7 +167,7 @@ fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
     t.line("ARG GANTRY_FROM=crates-io");
     t.line(&format!("ARG GANTRY_IMAGE=cargo-gantry:{v}"));
     t.blank();
-    t.line(&format!("FROM {} AS gantry-crates-io", plan.builder.image));
+    t.line(&from_build(plan, &plan.builder.image, "gantry-crates-io"));
     t.run(
         &[],
         &[format!(
@@ -141,7 +175,7 @@ fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
         )],
     );
     t.blank();
-    t.line("FROM ${GANTRY_IMAGE} AS gantry-image");
+    t.line(&from_build(plan, "${GANTRY_IMAGE}", "gantry-image"));
     t.blank();
     t.line("FROM gantry-${GANTRY_FROM} AS gantry");
 }
@@ -164,7 +198,7 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         "base: the toolchain, native packages and settings every build stage shares. `{}`: {}. {libc}.",
         b.image, b.reason
     ));
-    t.line(&format!("FROM {} AS base", b.image));
+    t.line(&from_build(plan, &b.image, "base"));
     if b.needs_rustup() {
         t.comment(
             "rustup downloads here: set these build args to use a rustup mirror instead of \
@@ -215,7 +249,9 @@ fn base(t: &mut Text, plan: &DockerPlan) {
         }
     }
     mirror(t, plan);
-    if plan.target_from_platform {
+    if !plan.cross.is_empty() {
+        cross_target(t, plan);
+    } else if plan.target_from_platform {
         platform_target(t, plan);
     }
     if plan.sqlx_offline {
@@ -281,6 +317,75 @@ fn platform_target(t: &mut Text, plan: &DockerPlan) {
             format!("echo \"$t\" > {TRIPLE_FILE}"),
             "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
             "printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> /usr/local/cargo/config.toml".to_owned(),
+        ],
+    );
+}
+
+/// `platform_target` for a builder on another platform: the Rust target, and when the builder's
+/// architecture differs, Debian's cross gcc, the target's C library and the `:ARCH` builds of
+/// the `-dev` packages, and cargo's config naming the linker and the C compiler (`CC_<target>`,
+/// read by the cc crate) and pointing pkg-config at the target's multiarch directory.
+fn cross_target(t: &mut Text, plan: &DockerPlan) {
+    let musl = plan.musl;
+    let mut arms: Vec<String> = platforms::TABLE
+        .iter()
+        .map(|r| {
+            let triple = if musl { r.musl } else { r.gnu };
+            format!(
+                "{}{}) t={triple} g={} d={} ;;",
+                r.docker_arch(),
+                r.docker_variant(),
+                r.gnu_triplet,
+                r.debian_arch
+            )
+        })
+        .collect();
+    arms.push(
+        "*) echo \"no Rust target for platform $TARGETARCH$TARGETVARIANT\" >&2; exit 1 ;;"
+            .to_owned(),
+    );
+    let dev: Vec<String> = plan
+        .builder_packages
+        .iter()
+        .filter(|p| p.starts_with("lib") && p.ends_with("-dev"))
+        .map(|p| format!("{p}:$d"))
+        .collect();
+    let dev = if dev.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", dev.join(" "))
+    };
+    t.comment(
+        "The platform being built (BuildKit sets TARGETARCH) → its Rust target, written to \
+         cargo's config so that cook and build both use it. On a builder of another \
+         architecture: the cross gcc and the target's libraries from Debian (multiarch), the \
+         linker and C compiler in cargo's config, pkg-config pointed at the target's libraries.",
+    );
+    t.line("ARG TARGETARCH");
+    t.line("ARG TARGETVARIANT");
+    let config = "/usr/local/cargo/config.toml";
+    t.run(
+        &[],
+        &[
+            format!("case \"$TARGETARCH$TARGETVARIANT\" in {} esac", arms.join(" ")),
+            format!("mkdir -p {}", super::render::GANTRY),
+            format!("echo \"$t\" > {TRIPLE_FILE}"),
+            "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
+            format!("printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> {config}"),
+            [
+                // a builder image that already carries the cross toolchain installs nothing
+                "if [ \"$(dpkg --print-architecture)\" != \"$d\" ]; then { command -v \"$g-gcc\" >/dev/null || { dpkg --add-architecture \"$d\"".to_owned(),
+                "apt-get update".to_owned(),
+                format!(
+                    "apt-get install -y --no-install-recommends \"gcc-$(echo \"$g\" | tr _ -)\" \"libc6-dev-$d-cross\"{dev}"
+                ),
+                "rm -rf /var/lib/apt/lists/*; }; }".to_owned(),
+                "u=$(echo \"$t\" | tr - _)".to_owned(),
+                format!(
+                    "printf '[target.%s]\\nlinker = \"%s-gcc\"\\n[env]\\nCC_%s = \"%s-gcc\"\\nAR_%s = \"%s-ar\"\\nPKG_CONFIG_ALLOW_CROSS = \"1\"\\nPKG_CONFIG_LIBDIR_%s = \"/usr/lib/%s/pkgconfig:/usr/share/pkgconfig\"\\n' \"$t\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" >> {config}; fi"
+                ),
+            ]
+            .join(" && "),
         ],
     );
 }

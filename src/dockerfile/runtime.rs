@@ -68,7 +68,13 @@ pub fn stage(t: &mut Text, plan: &DockerPlan) {
         );
         t.blank();
     }
-    t.line(&format!("FROM {image} AS runtime"));
+    if plan.cross.is_empty() {
+        t.line(&format!("FROM {image} AS runtime"));
+    } else {
+        t.line(&format!(
+            "FROM --platform=$TARGETPLATFORM {image} AS runtime"
+        ));
+    }
     match plan.runtime {
         Runtime::Scratch => {
             t.line("COPY --from=scratch-files /out/ /");

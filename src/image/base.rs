@@ -89,6 +89,20 @@ impl BaseSpec {
                 format!("docker-archive:{}", file.display()),
             ),
         };
+        // a single-platform base says in its config what it is for; an index was narrowed above
+        let has = image.platform();
+        let stated = !has.architecture.to_string().is_empty();
+        let same = has.os == platform.os
+            && has.architecture == platform.architecture
+            && (platform.variant.is_none() || has.variant == platform.variant);
+        if stated && !same {
+            return Err(Error::user(format!(
+                "the base `{reference}` is a `{has}` image, not `{platform}`"
+            ))
+            .with_hint(format!(
+                "use a multi-platform base (an index with a `{platform}` image), or drop                  `{platform}` from --platform"
+            )));
+        }
         let root = scratch.join("base-rootfs");
         oci::unpack::unpack(&image, &root)?;
         Ok(Base::Image {

@@ -130,7 +130,7 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             let mut layer = LayerBuilder::new(inp.created);
             summary.host_files = system_files(&mut layer, inp.settings.tzdata)?;
             if dynamic {
-                let resolution = ldso::resolve(Path::new("/"), inp.binary)?;
+                let resolution = runtime_libraries(inp.binary, &elf, inp.bin)?;
                 for entry in resolution.entries() {
                     add_entry(&mut layer, entry)?;
                     if let FsEntry::File { source, .. } = entry {
@@ -174,6 +174,58 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
 
     configure(&mut image, inp, &entrypoint);
     Ok((image, summary))
+}
+
+/// The loader and libraries of a dynamic binary from this machine: for the host's own
+/// architecture its root, `/`; for another, the roots that hold that machine's libraries —
+/// Debian's multiarch directories (`/usr/lib/aarch64-linux-gnu`, found from `/` by the
+/// loader's default directories for that machine), then cross sysroots (`/usr/<triplet>`).
+/// Libraries of the host's machine are never candidates: the search skips other machines'
+/// files, and every library picked is checked again here.
+fn runtime_libraries(binary: &Path, elf: &ElfInfo, bin: &str) -> Result<ldso::Resolution> {
+    let host = crate::platforms::host()?;
+    let arch = elf.abi.oci_architecture().unwrap_or_default();
+    let row = crate::platforms::TABLE
+        .iter()
+        .find(|r| r.docker_arch() == arch);
+    let mut roots = vec![PathBuf::from("/")];
+    if let Some(row) = row.filter(|r| *r != host) {
+        let sysroots = crate::cross::sysroots(Path::new("/"), row);
+        roots.extend(sysroots.into_iter().map(|s| Path::new("/").join(s)));
+    }
+    let mut first_error = None;
+    for root in &roots {
+        let resolution = match ldso::resolve(root, binary) {
+            Ok(r) => r,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        // the self-check: a library of another machine would not load in the container
+        let picked = resolution.interpreter.iter().chain(&resolution.libraries);
+        if let Some(wrong) = picked.into_iter().find(|l| l.elf.abi != elf.abi) {
+            return Err(Error::failure(format!(
+                "`{}` picked for `{bin}` is built for `{}`, not `{arch}`",
+                wrong.path.display(),
+                wrong
+                    .elf
+                    .abi
+                    .oci_architecture()
+                    .unwrap_or("another machine")
+            )));
+        }
+        let provided = ldso::provided_glibc_versions(root, &elf.abi)?;
+        ldso::check_glibc(bin, &elf.required_glibc_versions(), provided.as_ref())?;
+        if root != Path::new("/") {
+            eprintln!(
+                "   Libraries for `{bin}` ({arch}) from `{}`",
+                root.display()
+            );
+        }
+        return Ok(resolution);
+    }
+    Err(first_error.expect("at least one root was tried"))
 }
 
 fn configure(image: &mut Image, inp: &Inputs<'_>, entrypoint: &str) {

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cargo::{self, Toolchain};
+use crate::cross::{self, Cross};
 use crate::error::{Error, Result};
+use crate::platforms;
 use crate::project::Project;
 use crate::resolve::Target;
 use crate::sbom::{Crates, auditable, graph};
@@ -27,6 +29,29 @@ pub struct Built {
     pub crates: Crates,
 }
 
+/// The cross toolchain of `plan`'s target when it is another machine's, checked (standard
+/// library, linker) without compiling anything: cheap, so a build for several platforms checks
+/// all of them before the first compile.
+pub fn cross_toolchain(project: &Project, plan: &Target) -> Result<Option<Cross>> {
+    let Some(triple) = plan.cargo.target.as_deref() else {
+        return Ok(None);
+    };
+    let host = platforms::host()?;
+    if triple == host.gnu || triple == host.musl {
+        // the host's own linker links the host's musl target too (rustc ships its crt)
+        return Ok(None);
+    }
+    cross::check_std(&project.root, triple)?;
+    let get = |k: &str| std::env::var_os(k);
+    let scratch = project.target_directory.join("gantry").join("cross");
+    let machine = cross::Machine {
+        get: &get,
+        root: Path::new("/"),
+        scratch: &scratch,
+    };
+    cross::find(&machine, &project.cargo_configs, plan.platform, triple).map(Some)
+}
+
 pub fn compile(project: &Project, target: &Target) -> Result<Built> {
     let mut all = compile_all(project, std::slice::from_ref(target))?;
     Ok(all.remove(0))
@@ -36,6 +61,8 @@ pub fn compile(project: &Project, target: &Target) -> Result<Built> {
 /// its own cargo-auditable dependency list; the results in the order of `targets`.
 pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> {
     let mut cargo = crate::resolve::combined_cargo(targets)?;
+    // Every target shares the cargo flags, so one cross toolchain serves them all.
+    let cross = cross_toolchain(project, &targets[0])?;
     if cargo.target_dir.is_none() {
         cargo.target_dir = Some(project.target_directory.join("gantry"));
     }
@@ -79,6 +106,10 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
         for (k, v) in auditable::wrapper::environment(&links)? {
             build.env(&k, v);
         }
+    }
+    if let Some(cross) = &cross {
+        eprintln!("     Linking for `{}` with {}", cross.triple, cross.linker);
+        build.envs(&cross.env);
     }
     let command = build.command_line();
     let names: Vec<String> = targets.iter().map(|t| format!("`{}`", t.bin)).collect();

@@ -20,6 +20,7 @@
 mod arch;
 mod conf;
 mod glibc;
+mod packages;
 mod rootfs;
 mod search;
 #[cfg(test)]
@@ -173,7 +174,13 @@ pub fn resolve(root: &Path, binary: &Path) -> Result<Resolution> {
                 false => loader.find(&name, loader.search_dirs(&objects, i), &mut searched)?,
             };
             let Some(found) = found else {
-                return Err(missing_library(root, &name, &objects[i].path, &searched));
+                return Err(missing_library(
+                    root,
+                    &name,
+                    &objects[i].path,
+                    &searched,
+                    &loader.abi,
+                ));
             };
             loaded.insert(name.clone());
             resolution.add(&found.walk);

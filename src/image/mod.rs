@@ -6,7 +6,9 @@ pub mod certs;
 pub mod compile;
 pub mod elf;
 pub mod ldso;
+pub mod multi;
 
 pub use base::BaseSpec;
 pub use build::{Base, Inputs, Summary, build};
 pub use compile::{Built, compile, compile_all};
+pub use multi::{MultiInputs, PlatformImage, build_index, sbom_of};

@@ -7,6 +7,7 @@
 //!                                          ├─> layout::write   OCI image layout directory
 //!                                          └─> archive::write  docker archive (also an OCI layout)
 //! Artifact --render(subject)--> artifact manifest (OCI 1.1 referrer), written by layout::write
+//! Index: one Image per platform --render--> RenderedIndex  (layout::write_index, registry::push_index)
 //! fsck::check: re-hash a layout and check every reference in it
 //! unpack::unpack: apply an image's layers to a directory; rootfs: paths inside it, never out
 //! ```
@@ -17,6 +18,7 @@ pub mod blob;
 pub mod digest;
 pub mod fsck;
 pub mod image;
+pub mod index;
 pub mod layer;
 pub mod layout;
 pub mod platform;
@@ -27,6 +29,7 @@ pub use artifact::Artifact;
 pub use blob::BlobSource;
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use image::{Image, Rendered};
+pub use index::{Index, RenderedIndex};
 pub use layer::{Content, Layer, LayerBuilder};
 pub use platform::Platform;
 

@@ -22,4 +22,8 @@ impl Publisher for DockerArchive {
             references: vec![reference],
         })
     }
+
+    fn describe(&self) -> String {
+        format!("the docker archive `{}`", self.file.display())
+    }
 }

@@ -8,7 +8,7 @@ use std::thread;
 use super::{Published, Publisher};
 use crate::engine::{Engine, Flavor};
 use crate::error::{Error, Result};
-use crate::oci::{Image, archive};
+use crate::oci::{Image, Index, archive};
 use crate::process::command_line;
 
 /// How many trailing lines of the engine's stderr an error carries.
@@ -101,6 +101,27 @@ impl Publisher for DockerLoad {
         Ok(Published {
             digest,
             references: vec![format!("docker-daemon:{}", self.tag)],
+        })
+    }
+
+    /// An engine's image store holds one platform per tag: the host's image of the index is
+    /// loaded (and said so), and the index's digest reported, since that is what was built.
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        let host = crate::platforms::host()?.oci();
+        let image = index.image_for(&host).ok_or_else(|| {
+            Error::user(format!(
+                "--load loads the image for this machine (`{host}`), but the index has none"
+            ))
+            .with_hint(format!("add `{host}` to --platform, or drop --load"))
+        })?;
+        eprintln!(
+            "     Loading the `{host}` image of {} platforms (an engine holds one per tag)",
+            index.images().len()
+        );
+        let published = self.publish(image)?;
+        Ok(Published {
+            digest: index.digest()?,
+            references: published.references,
         })
     }
 }

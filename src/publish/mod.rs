@@ -9,8 +9,8 @@ mod registry;
 
 use std::fmt;
 
-use crate::error::Result;
-use crate::oci::{Digest, Image};
+use crate::error::{Error, Result};
+use crate::oci::{Digest, Image, Index};
 
 pub use docker_archive::DockerArchive;
 pub use docker_load::DockerLoad;
@@ -21,6 +21,24 @@ pub use registry::Registry;
 /// A destination for images.
 pub trait Publisher {
     fn publish(&self, image: &Image) -> Result<Published>;
+
+    /// Publish a multi-platform image; `Published::digest` is the index's. A destination that
+    /// holds one platform only refuses.
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        let _ = index;
+        Err(Error::user(format!(
+            "{} holds one platform, not a multi-platform image",
+            self.describe()
+        ))
+        .with_hint(
+            "write it with --oci-layout or --push, or build one platform (--platform OS/ARCH)",
+        ))
+    }
+
+    /// The destination, for messages.
+    fn describe(&self) -> String {
+        "this destination".to_owned()
+    }
 }
 
 /// Where an image went: its manifest digest and how to refer to it at each destination
@@ -52,11 +70,26 @@ impl Publisher for DigestOnly {
             references: Vec::new(),
         })
     }
+
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        Ok(Published {
+            digest: index.digest()?,
+            references: Vec::new(),
+        })
+    }
 }
 
 impl<P: Publisher + ?Sized> Publisher for Box<P> {
     fn publish(&self, image: &Image) -> Result<Published> {
         (**self).publish(image)
+    }
+
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        (**self).publish_index(index)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{Published, Publisher};
 use crate::error::Result;
-use crate::oci::{Image, layout};
+use crate::oci::{Image, Index, layout};
 
 /// Writes (or replaces) the OCI layout `dir`, naming the image `tag`.
 #[derive(Clone, Debug)]
@@ -19,6 +19,15 @@ impl Publisher for OciLayout {
         let reference = format!("oci:{}:{}", self.dir.display(), self.tag);
         Ok(Published {
             digest: rendered.manifest_digest,
+            references: vec![reference],
+        })
+    }
+
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        let rendered = layout::write_index(&self.dir, index, &self.tag)?;
+        let reference = format!("oci:{}:{}", self.dir.display(), self.tag);
+        Ok(Published {
+            digest: rendered.digest,
             references: vec![reference],
         })
     }

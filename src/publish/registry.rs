@@ -2,7 +2,7 @@
 
 use super::{Published, Publisher};
 use crate::error::Result;
-use crate::oci::Image;
+use crate::oci::{Image, Index};
 use crate::registry::{self, Discovery, ImageRef, PushOptions};
 
 /// Pushes the image to `reference` (`REGISTRY/REPO[:TAG]`); the published reference is the
@@ -33,6 +33,14 @@ impl Publisher for Registry {
                 report.reference
             );
         }
+        Ok(Published {
+            digest: report.digest,
+            references: vec![report.reference.to_string()],
+        })
+    }
+
+    fn publish_index(&self, index: &Index) -> Result<Published> {
+        let report = registry::push_index(index, &self.reference, &self.options)?;
         Ok(Published {
             digest: report.digest,
             references: vec![report.reference.to_string()],

@@ -41,7 +41,7 @@ pub use auth::{Credential, CredentialSource, Secret};
 pub use client::{ClientOptions, Timeouts};
 pub use progress::ProgressMode;
 pub use pull::{BASE_DIGEST, BASE_NAME, PullOptions, default_cache_dir, pull};
-pub use push::{BlobReport, Outcome, PushOptions, PushReport, push};
+pub use push::{BlobReport, Outcome, PushOptions, PushReport, push, push_index};
 pub use reference::ImageRef;
 pub use referrers::{
     Discovery, Referrer, ReferrersReport, api_answer, fallback_tag, merge, push_referrers,

@@ -21,9 +21,10 @@ use super::progress::{Blob, Progress};
 use super::pull::BASE_NAME;
 use super::reference::ImageRef;
 use crate::error::{Error, Result};
-use crate::oci::{Digest, Image, Layer};
+use crate::oci::{Digest, Image, Index, Layer};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCTETS: &str = "application/octet-stream";
 
 #[derive(Clone, Debug)]
@@ -184,6 +185,57 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
                 outcome,
             })
             .collect(),
+    })
+}
+
+/// Push a multi-platform `index` to `target`: each platform's image by its digest (a blob two
+/// platforms share is found by `HEAD` the second time and not sent again), then the index
+/// under the tag, last, so the tag never names a manifest the registry lacks.
+pub fn push_index(index: &Index, target: &ImageRef, options: &PushOptions) -> Result<PushReport> {
+    let rendered = index.render()?;
+    if let Some(wanted) = target.digest().filter(|d| **d != rendered.digest) {
+        return Err(Error::user(format!(
+            "cannot push to `{target}`: the index's digest is `{}`, not `{wanted}`",
+            rendered.digest
+        ))
+        .with_hint("push to a tag instead, e.g. `REPO:latest`"));
+    }
+    let mut blobs = Vec::new();
+    for (image, manifest) in index.images().iter().zip(&rendered.manifests) {
+        let pinned = target.with_digest(manifest.manifest_digest.clone());
+        let report = push(image, &pinned, options).map_err(|e| {
+            e.with_hint(format!(
+                "the `{}` image of the index failed; rerun to upload only what is missing",
+                image.platform()
+            ))
+        })?;
+        blobs.extend(report.blobs);
+    }
+    let scopes = vec![format!("repository:{}:pull,push", target.repository())];
+    let client = Client::new(
+        target,
+        scopes,
+        format!("pushing `{target}`"),
+        &options.client,
+    )?;
+    let url = client.url(&format!(
+        "{}/manifests/{}",
+        target.repository(),
+        target.manifest_reference()
+    ));
+    client.retrying(|_| {
+        let req = Req::new(Method::PUT, url.clone())
+            .header("content-type", OCI_INDEX)
+            .body(Body::Bytes(&rendered.index));
+        let resp = client.send(req, &[201])?;
+        check_digest(&client, &resp, &rendered.digest, "the index")
+    })?;
+    Ok(PushReport {
+        reference: target.with_digest(rendered.digest.clone()),
+        digest: rendered.digest,
+        blobs,
+        // Each platform's image pushed its own referrers above.
+        referrers: None,
     })
 }
 

@@ -262,3 +262,72 @@ fn healthcheck_on_scratch_with_mounts_builds_the_probe_for_the_platform() {
         &["--strategy", "mounts", "--runtime", "scratch"]
     ));
 }
+
+/// `--platform`: build stages on `$BUILDPLATFORM` cross-compile (Rust target, cross gcc, the
+/// `:ARCH` dev packages, linker and pkg-config in cargo's config); the runtime stage is the
+/// target platform's and only receives the binary.
+#[test]
+fn platforms_cross_compile_on_the_build_platform_with_openssl() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "openssl-sys = \"0.9\"", "hi")
+        .file(
+            "app/Cargo.lock",
+            &lockfile(&["app"], &[("openssl-sys", &["cc", "libc", "pkg-config"])]),
+        );
+    let text = dockerfile(&fx, "app", &["--platform", "linux/amd64,linux/arm64"]);
+    let runtime = text
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .filter(|l| {
+            !l.starts_with("FROM --platform=$BUILDPLATFORM")
+                && !l.starts_with("FROM base")
+                && !l.starts_with("FROM gantry-")
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        runtime.len(),
+        1,
+        "only the runtime runs on the target: {runtime:?}"
+    );
+    assert!(
+        runtime[0].starts_with("FROM --platform=$TARGETPLATFORM"),
+        "{runtime:?}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn one_platform_cross_compiles_too_and_alpine_is_refused() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "", "hi")
+        .file("app/Cargo.lock", &lockfile(&["app"], &[]));
+    let text = dockerfile(
+        &fx,
+        "app",
+        &["--platform", "linux/arm64", "--runtime", "static"],
+    );
+    assert!(text.contains("FROM --platform=$BUILDPLATFORM"), "{text}");
+    assert!(text.contains("target-feature=+crt-static"), "{text}");
+    assert!(
+        !text.contains("--target aarch64"),
+        "TARGETARCH decides: {text}"
+    );
+    let out = gantry(
+        &fx.path("app"),
+        &[
+            "dockerfile",
+            "-o",
+            "-",
+            "--platform",
+            "linux/arm64",
+            "--runtime",
+            "alpine",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("builds on Debian"),
+        "{}",
+        stderr(&out)
+    );
+}

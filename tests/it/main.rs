@@ -15,6 +15,7 @@ mod cook_safety;
 mod corpus;
 mod multi;
 mod oci;
+mod platforms;
 mod provenance;
 mod recipe_stability;
 mod registry;

@@ -187,6 +187,7 @@ pub(super) fn missing_library(
     name: &str,
     needed_by: &Path,
     searched: &Searched,
+    abi: &Abi,
 ) -> Error {
     let mut cause = String::from("searched:");
     for dir in &searched.dirs {
@@ -200,6 +201,9 @@ pub(super) fn missing_library(
         needed_by.display(),
         in_root(root)
     );
+    if let Some(hint) = super::packages::foreign_hint(name, abi) {
+        return Error::user(message).caused_by(cause).with_hint(hint);
+    }
     Error::user(message).caused_by(cause).with_hint(format!(
         "install the package that ships `{name}` (on Debian, the runtime package that the `-dev` \
          package depends on; `apt-file search {name}` names it), or, for a library you build, \

@@ -4,6 +4,7 @@
 //! to the destination, which is renamed into place at the end. An existing destination is only
 //! replaced when it is itself an OCI layout; anything else is the user's and is left alone.
 
+mod index;
 pub(crate) mod read;
 
 use std::collections::{BTreeSet, HashMap};
@@ -18,6 +19,7 @@ use crate::oci::artifact::EMPTY_JSON;
 use crate::oci::blob::{self, write_blob, write_bytes};
 use crate::oci::image::{Image, Rendered, canonical_json};
 
+pub use index::write_index;
 pub use read::{read, read_blob_json};
 
 /// The annotation naming an image inside a layout (`skopeo` `oci:DIR:NAME`, `umoci` `DIR:NAME`).
