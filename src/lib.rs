@@ -20,6 +20,7 @@
 //!
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
 //! `engine` the one place that finds the container engine (docker, podman).
+//! `timings` records how long each stage takes (`--timings`).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod assets;
@@ -39,5 +40,6 @@ pub mod resolve;
 pub mod settings;
 pub mod sign;
 pub mod skeleton;
+pub mod timings;
 
 pub use error::{Error, Result};

@@ -38,6 +38,8 @@ pub mod env {
     pub const ENGINE: &str = "GANTRY_ENGINE";
     /// The private key `sign` uses without `--key`: PEM text, or a path to a PEM file.
     pub const SIGNING_KEY: &str = "GANTRY_SIGNING_KEY";
+    /// `1` turns on `--timings` for `build`, `cook` and `prepare`.
+    pub const TIMINGS: &str = "GANTRY_TIMINGS";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
     pub const E2E: &str = "GANTRY_E2E";
     /// The reproducible-builds convention for timestamps in outputs.

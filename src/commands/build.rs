@@ -7,7 +7,7 @@ use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publish
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
 use cargo_gantry::settings::{Layer, Profile, env};
-use cargo_gantry::{Error, Result, assets, project, sign};
+use cargo_gantry::{Error, Result, assets, project, sign, timings};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
@@ -22,7 +22,8 @@ pub struct Outcome {
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
-    let out = build(args)?;
+    timings::init(args.timings.on);
+    let out = timings::time("total", || build(args))?;
     report(args, &out);
     Ok(())
 }
@@ -37,7 +38,10 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
             ),
         );
     }
-    let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
+    let project = timings::time("analyze", || {
+        project::analyze(&cwd, args.manifest_path.as_deref())
+    })?;
+    let _resolve = timings::stage("resolve");
     let target = resolve::resolve(
         &project,
         &Request {
@@ -46,6 +50,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
             profile_given: super::profile_given(&args.build),
         },
     )?;
+    drop(_resolve);
     if let Some(note) = assets::unshipped_note(&project.root, &target) {
         eprintln!("{note}");
     }
@@ -71,10 +76,12 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
-    let base = target
-        .base
-        .load(&target.platform.oci(), scratch.path(), &pull)?;
-    let built = image::compile(&project, &target)?;
+    let base = timings::time("base", || {
+        target
+            .base
+            .load(&target.platform.oci(), scratch.path(), &pull)
+    })?;
+    let built = timings::time("compile", || image::compile(&project, &target))?;
     eprintln!("    Building image layers for `{}`", target.bin);
     let labels = target.image_labels();
     let (image, summary) = image::build(&Inputs {
@@ -87,6 +94,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         extra_files: &extra_files,
     })?;
 
+    timings::time("config", || image.digest())?;
     let published = publisher.publish(&image)?;
     for r in &published.references {
         eprintln!("       Wrote {r}");
@@ -138,6 +146,14 @@ fn report(args: &ImageArgs, out: &Outcome) {
                 "libraries": summary.libraries,
                 "max_glibc": summary.max_glibc,
             });
+            let mut summary = summary;
+            if timings::enabled() {
+                let stages: Vec<_> = timings::stages()
+                    .iter()
+                    .map(|s| serde_json::json!({"stage": s.name, "seconds": s.seconds}))
+                    .collect();
+                summary["timings"] = serde_json::Value::Array(stages);
+            }
             println!("{summary}");
         }
         MessageFormat::Human => {

@@ -12,6 +12,7 @@ use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
 use crate::oci::{Image, LayerBuilder, Platform};
 use crate::settings::{ImageSettings, env};
+use crate::timings;
 
 /// Where the binary lives in the image.
 pub const APP_DIR: &str = "/usr/local/bin";
@@ -52,7 +53,7 @@ pub struct Summary {
 }
 
 pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
-    let elf = ElfInfo::read(inp.binary)?;
+    let elf = timings::time("elf", || ElfInfo::read(inp.binary))?;
     let arch = elf.abi.oci_architecture().ok_or_else(|| {
         Error::user(format!(
             "`{}` is built for an architecture OCI has no name for",
@@ -74,7 +75,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             root,
             reference,
         } => {
-            let resolution = ldso::resolve(root, inp.binary).map_err(|e| {
+            let resolution = timings::time("libraries", || ldso::resolve(root, inp.binary));
+            let resolution = resolution.map_err(|e| {
                 Error::user(format!("the base `{reference}` cannot run `{}`", inp.bin))
                     .caused_by(e)
                     .with_hint(
@@ -110,7 +112,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             let mut layer = LayerBuilder::new(inp.created);
             system_files(&mut layer, inp.settings.tzdata)?;
             if dynamic {
-                let resolution = ldso::resolve(Path::new("/"), inp.binary)?;
+                let resolution =
+                    timings::time("libraries", || ldso::resolve(Path::new("/"), inp.binary))?;
                 for entry in resolution.entries() {
                     add_entry(&mut layer, entry)?;
                 }
@@ -133,7 +136,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             } else {
                 "runtime files"
             };
-            image.push_layer(layer.finish()?, &format!("gantry: {what}"));
+            let layer = timings::time("layer runtime", || layer.finish())?;
+            image.push_layer(layer, &format!("gantry: {what}"));
             image_env(&mut image, env::SSL_CERT_FILE, certs::IMAGE_BUNDLE);
             image
         }
@@ -144,7 +148,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;
     }
-    image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
+    let app = timings::time("layer app", || app.finish())?;
+    image.push_layer(app, &format!("gantry: {entrypoint}"));
 
     configure(&mut image, inp, &entrypoint);
     Ok((image, summary))

@@ -21,6 +21,7 @@ impl Registry {
 
 impl Publisher for Registry {
     fn publish(&self, image: &Image) -> Result<Published> {
+        let _t = crate::timings::stage("output push");
         let report = registry::push(image, &self.reference, &self.options)?;
         Ok(Published {
             digest: report.digest,

@@ -15,3 +15,4 @@ mod recipe_stability;
 mod registry;
 mod run;
 mod sign;
+mod timings;
