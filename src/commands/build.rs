@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use cargo_gantry::engine::Engine;
 use cargo_gantry::image::{self, Inputs};
+use cargo_gantry::oci::layer::LayerCache;
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -92,6 +93,7 @@ pub fn build(args: &ImageArgs) -> Result<Outcome> {
         base: &base,
         created,
         extra_files: &extra_files,
+        cache: Some(&layer_cache(&project.target_directory)),
     })?;
 
     timings::time("config", || image.digest())?;
@@ -270,6 +272,11 @@ fn publishers(
         default_layout = Some(dir);
     }
     Ok((Multi(all), default_layout))
+}
+
+/// Layers that do not change with an edit, kept between builds under the target dir.
+fn layer_cache(target_dir: &Path) -> LayerCache {
+    LayerCache::new(target_dir.join("gantry").join("cache"))
 }
 
 fn source_date_epoch() -> Result<u64> {

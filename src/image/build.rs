@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::image::certs;
 use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
+use crate::oci::layer::cache::{self as layer_cache, LayerCache, Lookup};
 use crate::oci::{Image, LayerBuilder, Platform};
 use crate::settings::{ImageSettings, env};
 use crate::timings;
@@ -42,6 +43,8 @@ pub struct Inputs<'a> {
     pub created: u64,
     /// Host files to add, by their path in the image.
     pub extra_files: &'a [(PathBuf, String)],
+    /// Where layers that do not depend on the edit are kept between builds (`None`: no cache).
+    pub cache: Option<&'a LayerCache>,
 }
 
 /// What the build found out, for progress lines and the JSON summary.
@@ -136,7 +139,14 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             } else {
                 "runtime files"
             };
-            let layer = timings::time("layer runtime", || layer.finish())?;
+            let started = std::time::Instant::now();
+            let (layer, lookup) = layer_cache::finish(inp.cache, layer)?;
+            let hit = if lookup == Lookup::Hit {
+                " (cached)"
+            } else {
+                ""
+            };
+            timings::record(format!("layer runtime{hit}"), started.elapsed());
             image.push_layer(layer, &format!("gantry: {what}"));
             image_env(&mut image, env::SSL_CERT_FILE, certs::IMAGE_BUNDLE);
             image
@@ -144,6 +154,10 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     };
 
     let mut app = LayerBuilder::new(inp.created);
+    if let Some(cache) = inp.cache {
+        // Written next to the outputs, so that they link it instead of copying it.
+        app.scratch_dir(cache.scratch()?);
+    }
     app.file(&entrypoint, 0o755, inp.binary);
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod build_cache;
 mod build_image;
 mod dockerfile_cli;
 mod dockerfile_e2e;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{ImageIndex, MediaType};
 
 use crate::error::{Context, Error, Result};
-use crate::oci::blob::{self, write_blob, write_bytes};
+use crate::oci::blob::{self, write_bytes};
 use crate::oci::image::{Image, Rendered, canonical_json};
 
 pub use read::{read, read_blob_json};
@@ -49,7 +49,7 @@ fn write_into(dir: &Path, image: &Image, tag: &str) -> Result<Rendered> {
     let mut written = BTreeSet::new();
     for layer in image.layers() {
         if written.insert(layer.digest().clone()) {
-            write_blob(&blobs, layer.open()?, Some(layer.digest()))?;
+            blob::place_blob(&blobs, layer.source(), layer.size(), layer.digest())?;
         }
     }
     write_bytes(&blobs, &rendered.config)?;

@@ -84,6 +84,7 @@ fn gantry_image() -> Result<(), String> {
         base: &Base::Auto,
         created: 0,
         extra_files: &[],
+        cache: None,
     })
     .map_err(|e| e.render())?;
     DockerLoad::with_engine(GANTRY_IMAGE, Engine::at(DOCKER))
