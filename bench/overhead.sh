@@ -17,9 +17,16 @@
 # `bare` and `plain` medians of the same run. Cold = the first build (empty cache mounts, empty
 # target dir), once.
 #
+# Before/after in one run: GANTRY_BEFORE=/path/to/old/cargo-gantry adds a `VARIANT@before` row
+# for every gantry variant, built with the old binary (its own Dockerfile) under the same load,
+# interleaved with the new one. A `@before` row shares the cache mounts (and, for the host
+# rows, the directory) of its counterpart: its first build is not cold, so it has no cold
+# figure, and every warm build still recompiles the edited crate.
+#
 # usage: bench/overhead.sh                    (tokei 15.0.0 and ripgrep 14.1.1)
 #        CRATES="tokei@15.0.0" ROUNDS=3 VARIANTS="bare gantry-oci" bench/overhead.sh
-#        GANTRY=/path/to/cargo-gantry bench/overhead.sh   (a gantry built elsewhere, e.g. a baseline)
+#        GANTRY=/path/to/cargo-gantry bench/overhead.sh   (a gantry built elsewhere)
+#        GANTRY_BEFORE=/tmp/old/cargo-gantry bench/overhead.sh
 # Needs /usr/bin/docker with BuildKit and the local base images (scripts/test-env.sh).
 set -euo pipefail
 
@@ -48,6 +55,14 @@ if [ -z "${GANTRY:-}" ]; then
   GANTRY=$REPO/target/release/cargo-gantry
 fi
 cp "$GANTRY" "$WORK/cargo-gantry" && GANTRY=$WORK/cargo-gantry
+if [ -n "${GANTRY_BEFORE:-}" ]; then
+  cp "$GANTRY_BEFORE" "$WORK/cargo-gantry-before" && GANTRY_BEFORE=$WORK/cargo-gantry-before
+  all=""
+  for v in $VARIANTS; do all+=" $v"; [[ $v == gantry-* ]] && all+=" $v@before"; done
+  VARIANTS=$all
+fi
+# The gantry binary of a variant.
+gantry_of() { if [[ $1 == *@before ]]; then echo "$GANTRY_BEFORE"; else echo "$GANTRY"; fi; }
 GIMAGE=cargo-gantry-bench:$RUN # our own tag: the engine is shared, cargo-gantry:VERSION is not ours
 if has gantry-chef || has gantry-vendor; then
   log "building gantry's own image with \`cargo gantry build --load\`"
@@ -84,7 +99,6 @@ for p in m["packages"]:
   # A one-line edit that changes the binary (an unused function could be optimised away; a
   # `#[used]` static stays), at the end of the binary's main source.
   edit() { n=$((n + 1)); echo "#[used] static GANTRY_BENCH_EDIT_$n: u64 = $n;" >>"$1/$MAIN"; }
-  fresh() { rm -rf "$C/$1"; cp -a "$C/src" "$C/$1"; }
 
   plain_dockerfile() {
     cat <<EOF
@@ -101,44 +115,56 @@ ENTRYPOINT ["/usr/local/bin/$BIN"]
 EOF
   }
 
-  # gantry-archive builds in gantry-oci's directory (one cold host build less); its cold column
-  # is then "-".
-  dir_of() { if [ "$1" = gantry-archive ] && has gantry-oci; then echo "$C/gantry-oci"; else echo "$C/$1"; fi; }
+  # Every host gantry row builds in one directory (one cold host build); the first to build it
+  # has the cold figure, the others "-". A `@before` Docker row has its own context (its own
+  # Dockerfile) and the cache mounts of its counterpart.
+  dir_of() {
+    case ${1%@before} in
+      gantry-oci | gantry-archive) echo "$C/gantry-host" ;;
+      *) echo "$C/$1" ;;
+    esac
+  }
   # Prepare each variant's directory.
   setup() {
-    local v=$1 d
-    d=$(dir_of "$v")
-    [ "$d" = "$C/$v" ] || return 0
-    fresh "$v"
-    case $v in
+    local v=$1 d g
+    d=$(dir_of "$v") g=$(gantry_of "$v")
+    [ -d "$d" ] && return 1 # shared, already set up and built
+    rm -rf "$d"; cp -a "$C/src" "$d"
+    case ${v%@before} in
       bare) ;;
       plain) plain_dockerfile >"$d/Dockerfile"; printf 'target/\n' >"$d/.dockerignore" ;;
       gantry-*)
-        [ "$v" = gantry-vendor ] && (cd "$d" && cargo vendor --locked -q vendor >/dev/null)
-        case $v in gantry-chef | gantry-vendor | gantry-mounts)
-          (cd "$d" && "$GANTRY" dockerfile --force --builder "$BUILDER" --strategy "${v#gantry-}" >/dev/null 2>&1)
+        local base=${v%@before}
+        [ "$base" = gantry-vendor ] && (cd "$d" && cargo vendor --locked -q vendor >/dev/null)
+        case $base in gantry-chef | gantry-vendor | gantry-mounts)
+          (cd "$d" && "$g" dockerfile --force --builder "$BUILDER" --strategy "${base#gantry-}" >/dev/null 2>&1)
           # Per-run mount ids: cold builds start with empty mounts, nobody else's cache pruned.
-          sed -i -E "s/id=gantry-/id=$RUN-$crate-$v-/g" "$d/Dockerfile" ;;
+          sed -i -E "s/id=gantry-/id=$RUN-$crate-$base-/g" "$d/Dockerfile" ;;
         esac ;;
     esac
+    return 0
   }
   build() {
-    local v=$1 d log=$C/$1-$2.log
-    d=$(dir_of "$v")
-    case $v in
+    local v=$1 d g log=$C/$1-$2.log
+    d=$(dir_of "$v") g=$(gantry_of "$v")
+    case ${v%@before} in
       bare) (cd "$d" && cargo build --release --locked -q) ;;
       plain | gantry-chef | gantry-vendor | gantry-mounts)
         $DOCKER build --progress=plain --build-arg GANTRY_FROM=image --build-arg "GANTRY_IMAGE=$GIMAGE" \
-          -t "bench-$RUN-$crate-$v" "$d" ;;
-      gantry-oci) (cd "$d" && GANTRY_TIMINGS=1 "$GANTRY" build --locked --oci-layout "$C/out.oci") ;;
-      gantry-archive) (cd "$d" && GANTRY_TIMINGS=1 "$GANTRY" build --locked --docker-archive "$C/out.tar") ;;
+          -t "bench-$RUN-$crate-${v/@/-}" "$d" ;;
+      gantry-oci) (cd "$d" && GANTRY_TIMINGS=1 "$g" build --locked --oci-layout "$C/out.oci") ;;
+      gantry-archive) (cd "$d" && GANTRY_TIMINGS=1 "$g" build --locked --docker-archive "$C/out.tar") ;;
     esac >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
   }
 
+  for v in $VARIANTS; do rm -rf "$(dir_of "$v")"; done
   declare -A COLD=() WARM=()
   for v in $VARIANTS; do
-    setup "$v"
-    if [ "$(dir_of "$v")" != "$C/$v" ]; then COLD[$v]=-; continue; fi
+    if ! setup "$v"; then COLD[$v]=-; continue; fi
+    if [[ $v == *@before ]]; then
+      log "$crate: $v first build (mounts shared: not cold)"
+      build "$v" cold; COLD[$v]=-; continue
+    fi
     log "$crate: $v cold"
     t=$(now); build "$v" cold; COLD[$v]=$(since "$t")
   done
@@ -154,13 +180,14 @@ EOF
   for v in $VARIANTS; do MED[$v]=$(median ${WARM[$v]}); done
   out=$(printf '\n%s %s: %s crates, binary `%s`; %s cores, load %s; warm = median of %s\n' \
     "$crate" "$version" "$DEPS" "$BIN" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$ROUNDS")
-  out+=$(printf '\n%-15s %8s %8s %8s %8s   %s' variant cold/s warm/s xbare xplain "warm runs/s")
+  out+=$(printf '\n%-22s %8s %8s %7s %7s %7s   %s' variant cold/s warm/s xbare xplain xbefore "warm runs/s")
   for v in $VARIANTS; do
-    xb=-; xp=-
+    xb=-; xp=-; xo=-
     [ -n "${MED[bare]:-}" ] && xb=$(ratio "${MED[$v]}" "${MED[bare]}")
     [ -n "${MED[plain]:-}" ] && xp=$(ratio "${MED[$v]}" "${MED[plain]}")
+    [ -n "${MED[$v@before]:-}" ] && xo=$(ratio "${MED[$v]}" "${MED[$v@before]}")
     cold=${COLD[$v]}; [ "$cold" = - ] || cold=$(printf '%.2f' "$cold")
-    out+=$(printf '\n%-15s %8s %8.2f %8s %8s  %s' "$v" "$cold" "${MED[$v]}" "$xb" "$xp" "$(printf ' %.2f' ${WARM[$v]})")
+    out+=$(printf '\n%-22s %8s %8.2f %7s %7s %7s  %s' "$v" "$cold" "${MED[$v]}" "$xb" "$xp" "$xo" "$(printf ' %.2f' ${WARM[$v]})")
   done
   if [ -f "$C/gantry-oci-warm$ROUNDS.log" ]; then
     out+=$(printf '\n\ngantry-oci, last warm run, per stage (--timings):\n%s' "$(grep '  timing  ' "$C/gantry-oci-warm$ROUNDS.log")")
@@ -169,7 +196,9 @@ EOF
     out+=$(printf '\ngantry-archive, last warm run, output stage:\n%s' "$(grep '  timing  output' "$C/gantry-archive-warm$ROUNDS.log")")
   fi
   REPORT+=("$out")
-  for v in $VARIANTS; do $DOCKER image rm -f "bench-$RUN-$crate-$v" >/dev/null 2>&1 || true; done
+  # Each crate's table as soon as it is done (a long run can be stopped after the first).
+  printf '%s\n' "$out" | tee -a "$WORK/report.txt" >&2
+  for v in $VARIANTS; do $DOCKER image rm -f "bench-$RUN-$crate-${v/@/-}" >/dev/null 2>&1 || true; done
   unset COLD WARM MED
 done
 
