@@ -158,6 +158,21 @@ impl LayerCache {
     /// Keep the [`KEEP`] most recently used entries; remove the others and blobs no kept entry
     /// names. Best effort, like storing.
     fn prune(&self) {
+        // Layers of builds that were killed before their temp file was dropped.
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for tmp in fs::read_dir(self.dir.join("tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let stale = tmp
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < hour_ago);
+            if stale {
+                let _ = fs::remove_file(tmp.path());
+            }
+        }
         let layers = self.dir.join("layers");
         let Ok(read) = fs::read_dir(&layers) else {
             return;
@@ -353,5 +368,19 @@ mod tests {
         let count = |d: &str| fs::read_dir(fx.cache.dir.join(d)).unwrap().count();
         assert_eq!(count("layers"), KEEP);
         assert_eq!(count("blobs/sha256"), KEEP);
+        // A temp file a killed build left behind goes once it is an hour old.
+        let left = fx.cache.dir.join("tmp/.tmpkilled");
+        fs::write(&left, b"partial layer").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        fs::File::options()
+            .write(true)
+            .open(&left)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let mut b = LayerBuilder::new(99);
+        b.file("/f", 0o644, vec![1u8; 10]);
+        fx.cache.finish(b).unwrap();
+        assert!(!left.exists());
     }
 }
