@@ -27,6 +27,9 @@
 #        CRATES="tokei@15.0.0" ROUNDS=3 VARIANTS="bare gantry-oci" bench/overhead.sh
 #        GANTRY=/path/to/cargo-gantry bench/overhead.sh   (a gantry built elsewhere)
 #        GANTRY_BEFORE=/tmp/old/cargo-gantry bench/overhead.sh
+#        BEFORE_VARIANTS="gantry-oci gantry-archive" ...   (only these get a `@before` row)
+#        BENCH_WORK=DIR BENCH_RUN=ID REUSE=1 ...   (continue a stopped run: variant directories
+#                       and cache mounts that exist are reused, their cold column says so)
 # Needs /usr/bin/docker with BuildKit and the local base images (scripts/test-env.sh).
 set -euo pipefail
 
@@ -39,7 +42,7 @@ BUILDER=rust:1-slim-trixie
 RUNTIME=gcr.io/distroless/cc-debian13:nonroot
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${BENCH_WORK:-$(mktemp -d /var/tmp/gantry-overhead.XXXXXX)}
-RUN=ovh$(date +%s)
+RUN=${BENCH_RUN:-ovh$(date +%s)}
 unset RUSTUP_TOOLCHAIN CARGO_TARGET_DIR RUSTFLAGS CARGO_BUILD_TARGET_DIR
 log() { printf '[overhead %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 now() { date +%s.%N; }
@@ -58,7 +61,10 @@ cp "$GANTRY" "$WORK/cargo-gantry" && GANTRY=$WORK/cargo-gantry
 if [ -n "${GANTRY_BEFORE:-}" ]; then
   cp "$GANTRY_BEFORE" "$WORK/cargo-gantry-before" && GANTRY_BEFORE=$WORK/cargo-gantry-before
   all=""
-  for v in $VARIANTS; do all+=" $v"; [[ $v == gantry-* ]] && all+=" $v@before"; done
+  for v in $VARIANTS; do
+    all+=" $v"
+    [[ $v == gantry-* && " ${BEFORE_VARIANTS:-$VARIANTS} " == *" $v "* ]] && all+=" $v@before"
+  done
   VARIANTS=$all
 fi
 # The gantry binary of a variant.
@@ -157,9 +163,13 @@ EOF
     esac >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
   }
 
-  for v in $VARIANTS; do rm -rf "$(dir_of "$v")"; done
+  [ -n "${REUSE:-}" ] || for v in $VARIANTS; do rm -rf "$(dir_of "$v")"; done
   declare -A COLD=() WARM=()
   for v in $VARIANTS; do
+    if [ -n "${REUSE:-}" ] && [ -d "$(dir_of "$v")" ] && [ -z "${COLD[$v]:-}" ] && [ -f "$C/$v-cold.log" ]; then
+      log "$crate: $v reused from the stopped run (untimed build)"
+      build "$v" reuse; COLD[$v]=reused; continue
+    fi
     if ! setup "$v"; then COLD[$v]=-; continue; fi
     if [[ $v == *@before ]]; then
       log "$crate: $v first build (mounts shared: not cold)"
@@ -186,7 +196,7 @@ EOF
     [ -n "${MED[bare]:-}" ] && xb=$(ratio "${MED[$v]}" "${MED[bare]}")
     [ -n "${MED[plain]:-}" ] && xp=$(ratio "${MED[$v]}" "${MED[plain]}")
     [ -n "${MED[$v@before]:-}" ] && xo=$(ratio "${MED[$v]}" "${MED[$v@before]}")
-    cold=${COLD[$v]}; [ "$cold" = - ] || cold=$(printf '%.2f' "$cold")
+    cold=${COLD[$v]}; [[ $cold == [0-9]* ]] && cold=$(printf '%.2f' "$cold")
     out+=$(printf '\n%-22s %8s %8.2f %7s %7s %7s  %s' "$v" "$cold" "${MED[$v]}" "$xb" "$xp" "$xo" "$(printf ' %.2f' ${WARM[$v]})")
   done
   if [ -f "$C/gantry-oci-warm$ROUNDS.log" ]; then
