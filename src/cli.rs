@@ -261,6 +261,17 @@ pub struct ImageArgs {
     pub manifest_path: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
+    #[command(flatten)]
+    pub timings: TimingsArg,
+}
+
+/// `--timings`: gantry's own stages (analyze, compile, each layer, each output), not cargo's
+/// HTML report of the same name.
+#[derive(Debug, Args, Default, Clone, Copy)]
+pub struct TimingsArg {
+    /// Print how long each of gantry's stages took, on stderr (also `GANTRY_TIMINGS=1`).
+    #[arg(long = "timings")]
+    pub on: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -329,6 +340,8 @@ pub struct PrepareArgs {
     /// The project's Cargo.toml (default: the one cargo finds from the current directory).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub timings: TimingsArg,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +354,8 @@ pub struct CookArgs {
     pub force: bool,
     #[command(flatten)]
     pub build: BuildArgs,
+    #[command(flatten)]
+    pub timings: TimingsArg,
 }
 
 /// The cargo flags shared by `cook` and the real build: one definition, so they cannot drift.

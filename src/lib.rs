@@ -25,6 +25,7 @@
 //! `cross` finds a foreign target's toolchain (std, linker, C compiler, pkg-config env).
 //! `cargo` is the one place that runs cargo (metadata, build messages, rustflags, toolchain env);
 //! `engine` the one place that finds the container engine (docker, podman).
+//! `timings` records how long each stage takes (`--timings`).
 //! `oci` knows the OCI formats and nothing of cargo; everything cargo-specific stays above it.
 
 pub mod assets;
@@ -51,6 +52,7 @@ pub mod sbom;
 pub mod settings;
 pub mod sign;
 pub mod skeleton;
+pub mod timings;
 pub mod yamlrefs;
 
 pub use error::{Error, Result};

@@ -42,6 +42,8 @@ pub mod env {
     pub const SIGNING_KEY: &str = "GANTRY_SIGNING_KEY";
     /// Where `cargo gantry resolve` pushes: `REGISTRY/PREFIX`.
     pub const REPO: &str = "GANTRY_REPO";
+    /// `1` turns on `--timings` for `build`, `cook` and `prepare`.
+    pub const TIMINGS: &str = "GANTRY_TIMINGS";
     /// Used by the test suite only: `skip` turns missing Docker into a skip instead of a failure.
     pub const E2E: &str = "GANTRY_E2E";
     /// The reproducible-builds convention for timestamps in outputs.

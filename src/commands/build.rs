@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use cargo_gantry::engine::Engine;
 use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs, PlatformImage};
+use cargo_gantry::oci::layer::LayerCache;
 use cargo_gantry::oci::{Artifact, layout};
 use cargo_gantry::provenance::{Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
@@ -11,7 +12,7 @@ use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
 use cargo_gantry::sbom;
 use cargo_gantry::settings::{self, Layer, Profile, env};
-use cargo_gantry::{Error, Result, assets, probe, project, sign};
+use cargo_gantry::{Error, Result, assets, probe, project, sign, timings};
 
 use crate::cli::{ImageArgs, MessageFormat};
 
@@ -29,7 +30,8 @@ pub struct Outcome {
 }
 
 pub fn run(args: &ImageArgs) -> Result<()> {
-    for out in build(args)? {
+    timings::init(args.timings.on);
+    for out in timings::time("total", || build(args))? {
         report(args, &out);
     }
     Ok(())
@@ -56,7 +58,10 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             ),
         );
     }
-    let project = project::analyze(&cwd, args.manifest_path.as_deref())?;
+    let project = timings::time("analyze", || {
+        project::analyze(&cwd, args.manifest_path.as_deref())
+    })?;
+    let resolving = timings::stage("resolve");
     let targets = resolve::resolve_all(
         &project,
         &Request {
@@ -65,6 +70,7 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             profile_given: super::profile_given(&args.build),
         },
     )?;
+    drop(resolving);
     let many = targets.len() > 1;
     if many {
         check_outputs_for_several(args, &targets)?;
@@ -127,17 +133,20 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         prepared.push(Prepared {
             extra_files: assets::extra_files(&project.root, target)?,
             formats: sbom::formats(&target.image.sbom)?,
-            base: target.base.load(
-                &target.platform.oci(),
-                &scratch.path().join(i.to_string()),
-                &pull,
-            )?,
+            base: timings::time("base", || {
+                target.base.load(
+                    &target.platform.oci(),
+                    &scratch.path().join(i.to_string()),
+                    &pull,
+                )
+            })?,
             probe,
             publisher,
             default_layout,
         });
     }
-    let built = image::compile_all(&project, &targets)?;
+    let built = timings::time("compile", || image::compile_all(&project, &targets))?;
+    let cache = layer_cache(&project.target_directory);
     let found = match targets.iter().any(|t| t.image.provenance) {
         // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
         true => Found::read(
@@ -162,6 +171,7 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             created,
             extra_files: &prep.extra_files,
             probe: prep.probe.as_deref(),
+            cache: Some(&cache),
         })?;
         for format in &prep.formats {
             let document = image::sbom_of(built, &summary, &prep.base, created)?.render(*format)?;
@@ -373,6 +383,14 @@ fn report(args: &ImageArgs, out: &Outcome) {
                 "libraries": summary.libraries,
                 "max_glibc": summary.max_glibc,
             });
+            let mut summary = summary;
+            if timings::enabled() {
+                let stages: Vec<_> = timings::stages()
+                    .iter()
+                    .map(|s| serde_json::json!({"stage": s.name, "seconds": s.seconds}))
+                    .collect();
+                summary["timings"] = serde_json::Value::Array(stages);
+            }
             println!("{summary}");
         }
         MessageFormat::Human => {
@@ -499,6 +517,10 @@ fn publishers(
         default_layout = Some(dir);
     }
     Ok((Multi(all), default_layout))
+}
+
+fn layer_cache(target_dir: &Path) -> LayerCache {
+    LayerCache::new(target_dir.join("gantry").join("cache"))
 }
 
 pub fn source_date_epoch() -> Result<u64> {

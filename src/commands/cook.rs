@@ -2,11 +2,13 @@ use std::path::Path;
 
 use cargo_gantry::settings::Profile;
 use cargo_gantry::skeleton::{self, CookOptions};
-use cargo_gantry::{Error, Result};
+use cargo_gantry::{Error, Result, timings};
 
 use crate::cli::CookArgs;
 
 pub fn run(args: &CookArgs) -> Result<()> {
+    timings::init(args.timings.on);
+    let _t = timings::stage("total");
     let dir = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
     // Exactly the flags given: the real build is a plain `cargo build` with the same flags, so
     // nothing hidden (metadata, environment) may change what cook compiles.

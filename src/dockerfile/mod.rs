@@ -7,6 +7,7 @@
 pub mod marker;
 pub mod native;
 mod options;
+mod planner;
 mod render;
 mod runtime;
 mod strategy;
@@ -22,6 +23,7 @@ use crate::resolve::{ExtraFile, Target};
 use crate::settings::CargoBuild;
 pub use crate::settings::{Choice, Runtime, Strategy};
 pub use options::Mirror;
+pub use planner::PlannerInputs;
 pub use render::{Rendered, render};
 use toolchain::Builder;
 
@@ -93,6 +95,8 @@ pub struct DockerPlan {
     pub allocator_feature: Option<String>,
     /// Checked by `gantry-probe`, which a stage of its own compiles for the platform.
     pub healthcheck: Option<Healthcheck>,
+    /// What the planner stage takes from the context.
+    pub planner: PlannerInputs,
 }
 
 /// Where the builder records the Rust target of the platform being built.
@@ -195,6 +199,7 @@ pub fn plan(
         .transpose()?;
     let context_rel = project.context_rel();
     let root_in_context = relative_path(&project.root.join(&context_rel), &project.root);
+    let planner = planner::inputs(project, &root_in_context);
     let sqlx_offline = facts.sqlx_offline_data && locked.iter().any(|c| c.name.starts_with("sqlx"));
 
     Ok(DockerPlan {
@@ -232,5 +237,6 @@ pub fn plan(
         extra_files: target.extra_files.clone(),
         allocator_feature,
         healthcheck: target.image.healthcheck.clone(),
+        planner,
     })
 }

@@ -1,5 +1,6 @@
 //! The build stages of each strategy: how dependencies are cached between builds.
 
+use super::planner;
 use super::render::{GANTRY, SRC, out_bin, workdir};
 use super::text::{Text, sh};
 use super::{Choice, DockerPlan, Strategy};
@@ -27,19 +28,26 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
         .iter()
         .map(|b| format!(" --bin {}", sh(b)))
         .collect::<String>();
-    t.stage(
-        "planner: reduce the project to a recipe (manifests, lockfile, toolchain and cargo \
-         config, no sources). It sees the whole context and reruns on every change, but is \
-         cheap, and its output only changes when dependencies do.",
-    );
-    t.line("FROM base AS planner");
     let prepare = format!("cargo gantry prepare --recipe-path {GANTRY}/recipe.json{bins}");
-    if plan.strategy == Strategy::Vendor {
-        // The context holds vendor/: read it in place instead of copying it into a layer.
+    if plan.planner.whole_context {
+        t.stage(
+            "planner: reduce the project to a recipe (manifests, lockfile, toolchain and cargo \
+             config, no sources). It reads the context in place (a bind mount, no copy) and \
+             reruns on every change, but its output only changes when dependencies do.",
+        );
+        t.line("FROM base AS planner");
         t.run(&[bind_context()], &[prepare]);
     } else {
-        t.line(&format!("COPY . {SRC}/"));
-        t.run(&[], &[prepare]);
+        t.stage(
+            "planner: reduce the project to a recipe (manifests, lockfile, toolchain and cargo \
+             config, no sources). Only the files the recipe is made of are mounted, and the \
+             target files are created empty (cargo only needs them to exist), so an edit to a \
+             source file reuses this step and everything up to the real build.",
+        );
+        t.line("FROM base AS planner");
+        let (mounts, mut cmds) = planner::mounts_and_placeholders(&plan.planner);
+        cmds.push(prepare);
+        t.run(&mounts, &cmds);
     }
 
     t.stage(
@@ -80,27 +88,31 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
          so dependencies are never compiled here. The binary leaves the mount in the same RUN.",
     );
     let mut mounts = mounts;
-    if plan.strategy == Strategy::Vendor {
-        // Sources (and the large vendor/ already copied above) are bind-mounted, not copied
-        // again: an edit costs no layer copy of the vendored tree.
-        t.comment(
-            "The context is bind-mounted (writes are discarded), so vendor/ is not copied twice.",
-        );
-        mounts.insert(0, bind_context());
-    } else {
-        t.line(&format!("COPY . {SRC}/"));
-    }
-    mounts.push(target_mount(plan));
-    t.run(
-        &mounts,
-        &[
-            format!(
-                "if ! cmp -s {GANTRY}/cooked/.gantry-cooked target/.gantry-cooked; then cp -a {GANTRY}/cooked/. target/; fi"
-            ),
-            format!("{prefix}cargo build {args}"),
-            format!("install -D target/{} {}", plan.artifact(), out_bin(plan)),
-        ],
+    t.comment(
+        "The context is bind-mounted (writes are discarded), not copied into a layer that only \
+         this step reads.",
     );
+    mounts.insert(0, bind_context());
+    mounts.push(target_mount(plan));
+    let mut cmds = Vec::new();
+    if !plan.planner.whole_context {
+        t.comment(
+            "The planner saw only the files listed when this Dockerfile was generated: the \
+             recipe of the whole context must be the same, or a package or target was added \
+             since.",
+        );
+        cmds.push(format!(
+            "cargo gantry prepare --recipe-path -{bins} | cmp -s - {GANTRY}/recipe.json || {{ echo 'error: the project has packages or targets this Dockerfile does not list; hint: run `cargo gantry dockerfile` again' >&2; exit 1; }}"
+        ));
+    }
+    cmds.extend([
+        format!(
+            "if ! cmp -s {GANTRY}/cooked/.gantry-cooked target/.gantry-cooked; then cp -a {GANTRY}/cooked/. target/; fi"
+        ),
+        format!("{prefix}cargo build {args}"),
+        format!("install -D target/{} {}", plan.artifact(), out_bin(plan)),
+    ]);
+    t.run(&mounts, &cmds);
 }
 
 fn vendor_source(t: &mut Text, plan: &DockerPlan) {
@@ -146,8 +158,9 @@ pub(super) fn mounts(t: &mut Text, plan: &DockerPlan) {
          mounts live in the builder's cache only: a fresh builder starts cold.",
     );
     t.line("FROM base AS builder");
-    t.line(&format!("COPY . {SRC}/"));
+    t.comment("The context is bind-mounted (writes are discarded), not copied into a layer.");
     let (mut mounts, prefix) = token(plan);
+    mounts.insert(0, bind_context());
     mounts.push(
         "--mount=type=cache,id=gantry-registry,target=/usr/local/cargo/registry,sharing=locked"
             .to_owned(),

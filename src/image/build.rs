@@ -11,8 +11,10 @@ use crate::healthcheck::PROBE_PATH;
 use crate::image::certs;
 use crate::image::elf::{ElfInfo, Linking};
 use crate::image::ldso::{self, FsEntry};
+use crate::oci::layer::cache::{self as layer_cache, LayerCache, Lookup};
 use crate::oci::{Image, LayerBuilder, Platform};
 use crate::settings::{ImageSettings, env};
+use crate::timings;
 
 /// Where the binary lives in the image.
 pub const APP_DIR: &str = "/usr/local/bin";
@@ -45,6 +47,8 @@ pub struct Inputs<'a> {
     /// `gantry-probe` for this image's platform: required exactly when the settings have a
     /// healthcheck (see [`crate::probe::build`]).
     pub probe: Option<&'a Path>,
+    /// Where layers that do not depend on the edit are kept between builds (`None`: no cache).
+    pub cache: Option<&'a LayerCache>,
 }
 
 /// What the build found out, for progress lines and the JSON summary.
@@ -71,7 +75,7 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
         }
         _ => {}
     }
-    let elf = ElfInfo::read(inp.binary)?;
+    let elf = timings::time("elf", || ElfInfo::read(inp.binary))?;
     let arch = elf.abi.oci_architecture().ok_or_else(|| {
         Error::user(format!(
             "`{}` is built for an architecture OCI has no name for",
@@ -94,7 +98,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             root,
             reference,
         } => {
-            let resolution = ldso::resolve(root, inp.binary).map_err(|e| {
+            let resolution = timings::time("libraries", || ldso::resolve(root, inp.binary));
+            let resolution = resolution.map_err(|e| {
                 Error::user(format!("the base `{reference}` cannot run `{}`", inp.bin))
                     .caused_by(e)
                     .with_hint(
@@ -130,7 +135,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             let mut layer = LayerBuilder::new(inp.created);
             summary.host_files = system_files(&mut layer, inp.settings.tzdata)?;
             if dynamic {
-                let resolution = runtime_libraries(inp.binary, &elf, inp.bin)?;
+                let resolution =
+                    timings::time("libraries", || runtime_libraries(inp.binary, &elf, inp.bin))?;
                 for entry in resolution.entries() {
                     add_entry(&mut layer, entry)?;
                     if let FsEntry::File { source, .. } = entry {
@@ -156,13 +162,25 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
             } else {
                 "runtime files"
             };
-            image.push_layer(layer.finish()?, &format!("gantry: {what}"));
+            let started = std::time::Instant::now();
+            let (layer, lookup) = layer_cache::finish(inp.cache, layer)?;
+            let hit = if lookup == Lookup::Hit {
+                " (cached)"
+            } else {
+                ""
+            };
+            timings::record(format!("layer runtime{hit}"), started.elapsed());
+            image.push_layer(layer, &format!("gantry: {what}"));
             image_env(&mut image, env::SSL_CERT_FILE, certs::IMAGE_BUNDLE);
             image
         }
     };
 
     let mut app = LayerBuilder::new(inp.created);
+    if let Some(cache) = inp.cache {
+        // Written next to the outputs, so that they link it instead of copying it.
+        app.scratch_dir(cache.scratch()?);
+    }
     app.file(&entrypoint, 0o755, inp.binary);
     for (host, in_image) in inp.extra_files {
         add_host_path(&mut app, host, in_image)?;
@@ -170,7 +188,8 @@ pub fn build(inp: &Inputs<'_>) -> Result<(Image, Summary)> {
     if let Some(probe) = inp.probe {
         app.file(PROBE_PATH, 0o755, probe);
     }
-    image.push_layer(app.finish()?, &format!("gantry: {entrypoint}"));
+    let app = timings::time("layer app", || app.finish())?;
+    image.push_layer(app, &format!("gantry: {entrypoint}"));
 
     configure(&mut image, inp, &entrypoint);
     Ok((image, summary))
@@ -417,6 +436,7 @@ mod tests {
                 created: 0,
                 extra_files: &[],
                 probe,
+                cache: None,
             })
             .err()
             .unwrap();

@@ -69,6 +69,9 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
             .map_err(|e| e.within(&within))?;
         planned.push((target, base));
     }
+    let cache = crate::oci::layer::LayerCache::new(
+        inp.project.target_directory.join("gantry").join("cache"),
+    );
     let mut built = Vec::new();
     for (target, base) in planned {
         let within = format!("for `{}`", target.platform.platform);
@@ -95,6 +98,7 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
             created: inp.created,
             extra_files: inp.extra_files,
             probe: probe.as_deref(),
+            cache: Some(&cache),
         })
         .map_err(|e| e.within(&within))?;
         // One SBOM per platform: each binary has its own crates and runtime files.

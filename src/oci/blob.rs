@@ -20,6 +20,9 @@ pub enum BlobSource {
     File { path: PathBuf, offset: u64 },
     /// A temporary file we own; it is deleted when the last clone is dropped.
     Temp(Arc<tempfile::TempPath>),
+    /// A whole file in gantry's own cache whose bytes this process has just hashed to the
+    /// layer's digest. Like `Temp`, it may be hard-linked into an output instead of copied.
+    Verified(PathBuf),
 }
 
 impl BlobSource {
@@ -33,7 +36,7 @@ impl BlobSource {
 
     pub fn path(&self) -> &Path {
         match self {
-            BlobSource::File { path, .. } => path,
+            BlobSource::File { path, .. } | BlobSource::Verified(path) => path,
             BlobSource::Temp(temp) => temp,
         }
     }
@@ -49,7 +52,7 @@ impl BlobSource {
         let path = self.path();
         let offset = match self {
             BlobSource::File { offset, .. } => *offset,
-            BlobSource::Temp(_) => 0,
+            BlobSource::Temp(_) | BlobSource::Verified(_) => 0,
         };
         let file = File::open(path).map_err(|e| Error::io("open blob", path, e))?;
         let reader = window(file, offset, size, position, path)?;
@@ -146,6 +149,30 @@ pub(crate) fn write_blob(
     Ok((digest, size))
 }
 
+impl BlobSource {
+    /// The blob's bytes were written or hashed by this process, so an output may take them as
+    /// they are: a hard link instead of a copy, no second hash.
+    pub fn trusted(&self) -> bool {
+        matches!(self, BlobSource::Temp(_) | BlobSource::Verified(_))
+    }
+}
+
+/// Put a trusted blob into `dir` by hard-linking it (same filesystem), else stream it in and
+/// check its digest like any other blob. A link shares the inode with gantry's cache; blobs
+/// are immutable by name, and the cache re-hashes its blobs before every reuse.
+pub(crate) fn place_blob(
+    dir: &Path,
+    source: &BlobSource,
+    size: u64,
+    digest: &Digest,
+) -> Result<()> {
+    let dest = dir.join(digest.hex());
+    if source.trusted() && (dest.exists() || std::fs::hard_link(source.path(), &dest).is_ok()) {
+        return Ok(());
+    }
+    write_blob(dir, source.open(size)?, Some(digest)).map(|_| ())
+}
+
 /// Write small in-memory bytes (a config, a manifest) as a blob.
 pub(crate) fn write_bytes(dir: &Path, bytes: &[u8]) -> Result<Digest> {
     let digest = Digest::of(bytes);
@@ -187,6 +214,33 @@ mod tests {
         let err = write_blob(dir.path(), &b"bytes"[..], Some(&wrong)).unwrap_err();
         assert!(err.message().contains(wrong.as_str()), "{}", err.message());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_trusted_blob_is_linked_and_an_untrusted_one_is_copied_and_checked() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let file = dir.path().join("blob");
+        std::fs::write(&file, b"layer bytes").unwrap();
+        let digest = Digest::of(b"layer bytes");
+        place_blob(&out, &BlobSource::Verified(file.clone()), 11, &digest).unwrap();
+        let placed = out.join(digest.hex());
+        assert_eq!(
+            std::fs::metadata(&placed).unwrap().ino(),
+            std::fs::metadata(&file).unwrap().ino()
+        );
+
+        // From a file gantry does not own: copied, and a wrong digest is refused.
+        std::fs::remove_file(&placed).unwrap();
+        let wrong = Digest::of(b"other");
+        assert!(place_blob(&out, &BlobSource::file(&file), 11, &wrong).is_err());
+        place_blob(&out, &BlobSource::file(&file), 11, &digest).unwrap();
+        assert_ne!(
+            std::fs::metadata(&placed).unwrap().ino(),
+            std::fs::metadata(&file).unwrap().ino()
+        );
     }
 
     /// A seekable source that counts the bytes read from it.

@@ -15,6 +15,7 @@ pub struct DockerArchive {
 
 impl Publisher for DockerArchive {
     fn publish(&self, image: &Image) -> Result<Published> {
+        let _t = crate::timings::stage("output docker-archive");
         let rendered = archive::write(&self.file, image, &self.tag)?;
         let reference = format!("docker-archive:{}:{}", self.file.display(), self.tag);
         Ok(Published {

@@ -41,6 +41,7 @@ impl DockerLoad {
 
 impl Publisher for DockerLoad {
     fn publish(&self, image: &Image) -> Result<Published> {
+        let _t = crate::timings::stage("output load");
         let engine = match &self.engine {
             Some(engine) => engine.clone(),
             None => Engine::find()?,

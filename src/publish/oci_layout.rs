@@ -15,6 +15,7 @@ pub struct OciLayout {
 
 impl Publisher for OciLayout {
     fn publish(&self, image: &Image) -> Result<Published> {
+        let _t = crate::timings::stage("output oci-layout");
         let rendered = layout::write(&self.dir, image, &self.tag)?;
         let reference = format!("oci:{}:{}", self.dir.display(), self.tag);
         Ok(Published {

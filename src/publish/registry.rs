@@ -21,6 +21,7 @@ impl Registry {
 
 impl Publisher for Registry {
     fn publish(&self, image: &Image) -> Result<Published> {
+        let _t = crate::timings::stage("output push");
         let report = registry::push(image, &self.reference, &self.options)?;
         if let Some(r) = &report.referrers {
             let place = match &r.discovery {

@@ -16,6 +16,7 @@ use crate::fsutil::write_atomic;
 use crate::process;
 use crate::settings::CargoBuild;
 use crate::skeleton::recipe::Recipe;
+use crate::timings;
 
 pub struct CookOptions {
     pub recipe_path: PathBuf,
@@ -50,9 +51,12 @@ impl CookReport {
 }
 
 pub fn cook(opts: &CookOptions) -> Result<CookReport> {
+    let read = timings::stage("read recipe");
     let recipe = Recipe::load(&opts.recipe_path)?;
     check_request(&recipe, opts)?;
     let plan = plan_writes(&recipe, opts)?;
+    drop(read);
+    let write = timings::stage("write skeleton");
 
     let (build, implied_packages) = select_packages(&recipe, &opts.build);
     let mut report = CookReport {
@@ -77,13 +81,15 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
         guard.files.push(path);
     }
 
+    drop(write);
     let toolchain = toolchain(&recipe);
     let build = cargo::Build::new(&opts.dir, toolchain, &report.build);
     report.command = build.command_line();
     eprintln!("     Cooking dependencies: {}", report.command);
-    let compiled = build.run().map_err(|e| {
+    let compiled = timings::time("compile dependencies", || build.run()).map_err(|e| {
         e.with_hint("the dependencies failed to build; the same command fails in the real build")
     })?;
+    let _t = timings::stage("discard placeholders");
 
     let dirs = cargo::dirs(&opts.dir, toolchain, &report.build)?;
     let discarded = discard_local_fingerprints(&dirs, &recipe)?;

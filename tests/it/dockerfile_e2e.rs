@@ -148,7 +148,23 @@ fn chef_workspace_image_runs_nonroot_and_edit_rebuild_keeps_cook_cached() {
         "cook ran again:\n{}",
         second.log
     );
+    // The planner sees only manifests, lockfile and config: a source edit reuses it.
+    assert!(
+        second.step_cached("cargo gantry prepare --recipe-path /gantry/recipe.json"),
+        "the planner ran again on a source edit:\n{}",
+        second.log
+    );
     assert_only_locals_compiled(&second, &["e2e-chef-server"]);
+
+    // A target the Dockerfile does not list (a library next to the server's main): the
+    // planner's recipe lacks it, and the builder notices.
+    fx.file("ws/crates/server/src/lib.rs", "pub fn unused() {}\n");
+    let stale = d.build_failing(&fx.path("ws"), &fx.path("ws/Dockerfile"), "gantry-e2e-chef");
+    assert!(
+        stale.log.contains("run `cargo gantry dockerfile` again"),
+        "{}",
+        stale.log
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod build_cache;
 mod build_image;
 mod ci_github;
 mod dockerfile_cli;
@@ -23,3 +24,4 @@ mod resolve;
 mod run;
 mod sbom;
 mod sign;
+mod timings;

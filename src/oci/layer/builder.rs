@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use oci_spec::image::MediaType;
 use super::{Content, Layer};
 use crate::error::{Error, Result};
 use crate::oci::blob::{BlobSource, ExactReader};
-use crate::oci::digest::HashingWriter;
+use crate::oci::digest::{Digest, HashingWriter};
 
 /// Pinned so that an upgrade of the default does not change every layer digest. Level 1, as
 /// go-containerregistry (ko) does: on a 27 MB binary it compresses in about a third of the time
@@ -115,6 +115,54 @@ impl LayerBuilder {
 
     fn fail(&mut self, e: Error) {
         self.error.get_or_insert(e);
+    }
+
+    /// A sha256 over everything that decides the layer's bytes: each entry's path, kind, mode,
+    /// owner and symlink target, the *contents* of each file (host files are read and hashed),
+    /// the mtime, the gzip level and `producer` (who writes the bytes). Two builders with the
+    /// same fingerprint finish to the same blob. The first problem (see `finish`) is an error.
+    pub fn fingerprint(&self, producer: &str) -> Result<Digest> {
+        if let Some(e) = &self.error {
+            return Err(Error::user(e.message().to_owned()));
+        }
+        let mut h = HashingWriter::new(std::io::sink());
+        let mut put = |bytes: &[u8]| {
+            // Length-prefixed, so that no two different entry lists hash the same bytes.
+            let _ = h.write_all(&(bytes.len() as u64).to_le_bytes());
+            let _ = h.write_all(bytes);
+        };
+        put(b"gantry layer v1");
+        put(producer.as_bytes());
+        put(&self.mtime.to_le_bytes());
+        put(&GZIP_LEVEL.to_le_bytes());
+        for (path, entry) in &self.entries {
+            put(path.as_bytes());
+            put(&[
+                entry.mode.to_le_bytes(),
+                entry.uid.to_le_bytes(),
+                entry.gid.to_le_bytes(),
+            ]
+            .concat());
+            match &entry.kind {
+                Kind::Dir => put(b"dir"),
+                Kind::Symlink(target) => {
+                    put(b"symlink");
+                    put(target.as_bytes());
+                }
+                Kind::File(Content::Bytes(bytes)) => {
+                    put(b"bytes");
+                    put(Digest::of(bytes).as_str().as_bytes());
+                }
+                Kind::File(Content::Host(host)) => {
+                    let (digest, size) =
+                        super::cache::hash_file(host).map_err(|e| Error::io("read", host, e))?;
+                    put(b"file");
+                    put(&size.to_le_bytes());
+                    put(digest.as_str().as_bytes());
+                }
+            }
+        }
+        Ok(h.finish().1)
     }
 
     /// Write the layer to a temp file and return it with its digests.

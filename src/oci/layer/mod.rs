@@ -5,6 +5,7 @@
 //! with a fixed header. Nothing from the host (uid, gid, mtime, xattrs, permissions) leaks in.
 
 mod builder;
+pub mod cache;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use crate::oci::digest::Digest;
 
 pub use builder::LayerBuilder;
 pub(crate) use builder::header;
+pub use cache::{LayerCache, Lookup};
 
 /// One layer of an image: the compressed blob and the digest of its uncompressed tar.
 #[derive(Clone, Debug)]

@@ -16,7 +16,7 @@ use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use crate::error::{Context, Error, Result};
 use crate::oci::artifact::EMPTY_JSON;
-use crate::oci::blob::{self, write_blob, write_bytes};
+use crate::oci::blob::{self, write_bytes};
 use crate::oci::image::{Image, Rendered, canonical_json};
 
 pub use index::write_index;
@@ -84,7 +84,7 @@ fn write_image(
     let rendered = image.render()?;
     for layer in image.layers() {
         if written.insert(layer.digest().clone()) {
-            write_blob(blobs, layer.open()?, Some(layer.digest()))?;
+            blob::place_blob(blobs, layer.source(), layer.size(), layer.digest())?;
         }
     }
     write_bytes(blobs, &rendered.config)?;

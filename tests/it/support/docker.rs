@@ -85,6 +85,7 @@ fn gantry_image() -> Result<(), String> {
         created: 0,
         extra_files: &[],
         probe: None,
+        cache: None,
     })
     .map_err(|e| e.render())?;
     DockerLoad::with_engine(GANTRY_IMAGE, Engine::at(DOCKER))
@@ -141,6 +142,19 @@ impl Docker {
     /// `docker build` of `context` with `dockerfile`, tagged `tag`, getting gantry from the
     /// local image.
     pub fn build(&self, context: &Path, dockerfile: &Path, tag: &str) -> Build {
+        let (ok, build) = self.try_build(context, dockerfile, tag);
+        assert!(ok, "docker build failed:\n{}", build.log);
+        build
+    }
+
+    /// A `docker build` that must fail.
+    pub fn build_failing(&self, context: &Path, dockerfile: &Path, tag: &str) -> Build {
+        let (ok, build) = self.try_build(context, dockerfile, tag);
+        assert!(!ok, "docker build succeeded:\n{}", build.log);
+        build
+    }
+
+    fn try_build(&self, context: &Path, dockerfile: &Path, tag: &str) -> (bool, Build) {
         let out = cmd()
             .args([
                 "build",
@@ -155,8 +169,7 @@ impl Docker {
             .output()
             .unwrap();
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "docker build failed:\n{log}");
-        Build { log }
+        (out.status.success(), Build { log })
     }
 
     /// `docker run --rm tag`: its stdout.
