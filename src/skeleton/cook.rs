@@ -82,7 +82,14 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     report.command = build.command_line();
     eprintln!("     Cooking dependencies: {}", report.command);
     let compiled = build.run().map_err(|e| {
-        e.with_hint("the dependencies failed to build; the same command fails in the real build")
+        // A build tool missing on this machine is the likeliest cause: name it.
+        let tools = recipe
+            .files
+            .get("Cargo.lock")
+            .and_then(|lock| crate::dockerfile::native::missing_tools_hint(lock));
+        e.with_hint(tools.unwrap_or_else(|| {
+            "the dependencies failed to build; the same command fails in the real build".into()
+        }))
     })?;
 
     let dirs = cargo::dirs(&opts.dir, toolchain, &report.build)?;
