@@ -160,7 +160,7 @@ fn run_as_cargo_subcommand_and_directly() {
 /// A registry-like dependency (a vendored directory source, so nothing is downloaded) whose build
 /// needs an outside program, the way `prost-build` needs `protoc`: its build script runs
 /// `$PROTOC` (or `protoc`) and fails without it.
-fn needs_protoc(fx: &Fixture) {
+pub(crate) fn needs_protoc(fx: &Fixture) {
     fx.bin_package("app", "app", "prost-build = \"0.13\"", "app")
         .file(
             "app/vendor/prost-build/Cargo.toml",
