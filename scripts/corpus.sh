@@ -19,7 +19,6 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 export GANTRY_CORPUS_DIR=${GANTRY_CORPUS_DIR:-$here/target/corpus}
 dir=$GANTRY_CORPUS_DIR
-export CARGO_HOME=$dir/cargo-home
 export DOCKER_BUILDKIT=1
 docker=/usr/bin/docker
 stages=${STAGES:-all}
@@ -44,9 +43,17 @@ gantry=${GANTRY:-$here/target/release/cargo-gantry}
 if [ -z "${GANTRY:-}" ]; then
   cargo build --release --locked --quiet || { log "building gantry failed"; exit 2; }
 fi
-if wants dockerfile; then
-  cargo run --release --locked --quiet -- build --load >/dev/null || { log "gantry's own image failed"; exit 2; }
+# Its own tag, passed as GANTRY_IMAGE: the engine is shared, and another checkout loading
+# `cargo-gantry:<version>` must not swap the gantry under test.
+gantry_image=cargo-gantry:corpus-$(git rev-parse --short HEAD 2>/dev/null || echo local)
+if wants dockerfile && [ -z "${GANTRY_IMAGE:-}" ]; then
+  nice -n 10 cargo run --release --locked --quiet -- build --load --tag "$gantry_image" >"$dir/gantry-image.log" 2>&1 \
+    || { log "gantry's own image failed: $(tail -c 800 "$dir/gantry-image.log")"; exit 2; }
 fi
+gantry_image=${GANTRY_IMAGE:-$gantry_image}
+# Only now the corpus's own CARGO_HOME: gantry itself builds with the user's (its registry
+# sources are part of cargo's fingerprints, another home would rebuild it from scratch).
+export CARGO_HOME=$dir/cargo-home
 
 results=$dir/results
 mkdir -p "$results"
@@ -144,7 +151,8 @@ dockerfile_stage() {
   (cd "$ctx" && "$gantry" gantry dockerfile --bin "$bin") >"$work/dockerfile.log" 2>&1 \
     || { result "$name" dockerfile "FAIL(dockerfile: $(tail_of "$work/dockerfile.log"))"; return; }
   build() {
-    nice -n 10 "$docker" build --progress=plain --build-arg GANTRY_FROM=image -t "$tag" "$ctx" >"$1" 2>&1
+    nice -n 10 "$docker" build --progress=plain --build-arg GANTRY_FROM=image \
+      --build-arg GANTRY_IMAGE="$gantry_image" -t "$tag" "$ctx" >"$1" 2>&1
   }
   build "$work/build1.log" || { result "$name" dockerfile "FAIL(docker build: $(tail_of "$work/build1.log"))"; return; }
   run_image "$name" "$tag" "$kind" "$expect" "$args" "$work/run1.out" \
