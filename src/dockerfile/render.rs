@@ -133,7 +133,10 @@ fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
     t.line("ARG GANTRY_FROM=crates-io");
     t.line(&format!("ARG GANTRY_IMAGE=cargo-gantry:{v}"));
     t.blank();
-    t.line(&format!("FROM {} AS gantry-crates-io", plan.builder.image));
+    t.line(&format!(
+        "FROM {} AS gantry-crates-io",
+        plan.builder.gantry_image
+    ));
     t.run(
         &[],
         &[format!(
