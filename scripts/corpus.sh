@@ -147,8 +147,13 @@ dockerfile_stage() {
   local name=$1 bin=$2 kind=$3 expect=$4 args=$5 work=$dir/run/$1-dockerfile tag=corpus-$1-df:latest
   rm -rf "$work" && mkdir -p "$work"
   cp -a "$dir/src/$name" "$work/src"
-  local ctx=$work/src
-  (cd "$ctx" && "$gantry" gantry dockerfile --bin "$bin") >"$work/dockerfile.log" 2>&1 \
+  local ctx=$work/src builder=()
+  # Nothing can be pulled here: a project without a toolchain file gets the local builder
+  # (gantry would derive `rust:<rust-version>`); a pinned one must name a local image itself.
+  if [ ! -e "$ctx/rust-toolchain.toml" ] && [ ! -e "$ctx/rust-toolchain" ]; then
+    builder=(env "GANTRY_BUILDER=${GANTRY_CORPUS_BUILDER:-rust:1.95.0-slim-trixie}")
+  fi
+  (cd "$ctx" && "${builder[@]}" "$gantry" gantry dockerfile --bin "$bin") >"$work/dockerfile.log" 2>&1 \
     || { result "$name" dockerfile "FAIL(dockerfile: $(tail_of "$work/dockerfile.log"))"; return; }
   build() {
     nice -n 10 "$docker" build --progress=plain --build-arg GANTRY_FROM=image \
