@@ -95,7 +95,10 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     let dirs = cargo::dirs(&opts.dir, toolchain, &report.build)?;
     let discarded = discard_local_fingerprints(&dirs, &recipe)?;
     report.discarded_fingerprints = discarded.values().sum();
-    check_discarded(&compiled.local_units(), &discarded, &dirs)?;
+    // Local packages cooked from their real sources (patch targets) kept their fingerprints.
+    let mut placeholders = compiled.local_units();
+    placeholders.retain(|name, _| recipe.local_packages.contains(name));
+    check_discarded(&placeholders, &discarded, &dirs)?;
     guard.remove()?;
     Ok(report)
 }
