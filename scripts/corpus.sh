@@ -183,6 +183,18 @@ print(next(t['src_path'] for p in m['packages'] for t in p['targets'] if t['name
   result "$name" dockerfile "ok (rebuilt: $compiled)"
 }
 
+# A failure on a machine that lacks a program the project needs at build time on the host
+# (projects.toml `host_tools`) is the machine's: say so, with gantry's own hint.
+machine_note() {
+  local name=$1 st=$2 missing="" t
+  for t in $(corpus get "$name" host_tools); do command -v "$t" >/dev/null || missing+="$t "; done
+  [ -n "$missing" ] && [[ $(cat "$results/$name.$st") == FAIL* ]] || return 0
+  local hint log=$dir/run/$name/cook.log
+  [ "$st" = image ] && log=$dir/run/$name-image/build.log
+  hint=$(sed -n 's/^hint: //p' "$log" 2>/dev/null | head -1 | cut -c1-160)
+  result "$name" "$st" "FAIL(machine: no ${missing% } here; gantry: ${hint:-no hint})"
+}
+
 for name in $names; do
   for st in $want; do rm -f "$results/$name.$st"; done
   bin=$(corpus get "$name" bin)
@@ -190,8 +202,14 @@ for name in $names; do
   expect=$(corpus get "$name" expect)
   args=$(corpus get "$name" args)
   start=$SECONDS
-  if wants cook; then s=$SECONDS; cook_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.cook"; fi
-  if wants image; then s=$SECONDS; image_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.image"; fi
+  if wants cook; then
+    s=$SECONDS; cook_stage "$name" "$bin" "$kind" "$expect" "$args"; machine_note "$name" cook
+    echo " $((SECONDS - s))s" >>"$results/$name.cook"
+  fi
+  if wants image; then
+    s=$SECONDS; image_stage "$name" "$bin" "$kind" "$expect" "$args"; machine_note "$name" image
+    echo " $((SECONDS - s))s" >>"$results/$name.image"
+  fi
   if wants dockerfile && [ "$(corpus get "$name" dockerfile)" = True ]; then
     s=$SECONDS; dockerfile_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.dockerfile"
   fi
