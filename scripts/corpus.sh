@@ -189,10 +189,11 @@ machine_note() {
   local name=$1 st=$2 missing="" t
   for t in $(corpus get "$name" host_tools); do command -v "$t" >/dev/null || missing+="$t "; done
   [ -n "$missing" ] && [[ $(cat "$results/$name.$st") == FAIL* ]] || return 0
-  local hint log=$dir/run/$name/cook.log
-  [ "$st" = image ] && log=$dir/run/$name-image/build.log
-  hint=$(sed -n 's/^hint: //p' "$log" 2>/dev/null | head -1 | cut -c1-160)
-  result "$name" "$st" "FAIL(machine: no ${missing% } here; gantry: ${hint:-no hint})"
+  # What said so: gantry's hint (cook, build) or the build script's own message (plain cargo).
+  local said logs=("$dir/run/$name/cook.log" "$dir/run/$name/build.log")
+  [ "$st" = image ] && logs=("$dir/run/$name-image/build.log")
+  said=$(grep -h -m1 -F "${missing%% *}" "${logs[@]}" 2>/dev/null | head -1 | sed 's/^ *//' | cut -c1-200)
+  result "$name" "$st" "FAIL(machine: no ${missing% } here: ${said:-see the log})"
 }
 
 for name in $names; do
