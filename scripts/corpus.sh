@@ -19,7 +19,6 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 export GANTRY_CORPUS_DIR=${GANTRY_CORPUS_DIR:-$here/target/corpus}
 dir=$GANTRY_CORPUS_DIR
-export CARGO_HOME=$dir/cargo-home
 export DOCKER_BUILDKIT=1
 docker=/usr/bin/docker
 stages=${STAGES:-all}
@@ -44,9 +43,17 @@ gantry=${GANTRY:-$here/target/release/cargo-gantry}
 if [ -z "${GANTRY:-}" ]; then
   cargo build --release --locked --quiet || { log "building gantry failed"; exit 2; }
 fi
-if wants dockerfile; then
-  cargo run --release --locked --quiet -- build --load >/dev/null || { log "gantry's own image failed"; exit 2; }
+# Its own tag, passed as GANTRY_IMAGE: the engine is shared, and another checkout loading
+# `cargo-gantry:<version>` must not swap the gantry under test.
+gantry_image=cargo-gantry:corpus-$(git rev-parse --short HEAD 2>/dev/null || echo local)
+if wants dockerfile && [ -z "${GANTRY_IMAGE:-}" ]; then
+  nice -n 10 cargo run --release --locked --quiet -- build --load --tag "$gantry_image" >"$dir/gantry-image.log" 2>&1 \
+    || { log "gantry's own image failed: $(tail -c 800 "$dir/gantry-image.log")"; exit 2; }
 fi
+gantry_image=${GANTRY_IMAGE:-$gantry_image}
+# Only now the corpus's own CARGO_HOME: gantry itself builds with the user's (its registry
+# sources are part of cargo's fingerprints, another home would rebuild it from scratch).
+export CARGO_HOME=$dir/cargo-home
 
 results=$dir/results
 mkdir -p "$results"
@@ -140,11 +147,17 @@ dockerfile_stage() {
   local name=$1 bin=$2 kind=$3 expect=$4 args=$5 work=$dir/run/$1-dockerfile tag=corpus-$1-df:latest
   rm -rf "$work" && mkdir -p "$work"
   cp -a "$dir/src/$name" "$work/src"
-  local ctx=$work/src
-  (cd "$ctx" && "$gantry" gantry dockerfile --bin "$bin") >"$work/dockerfile.log" 2>&1 \
+  local ctx=$work/src builder=()
+  # Nothing can be pulled here: a project without a toolchain file gets the local builder
+  # (gantry would derive `rust:<rust-version>`); a pinned one must name a local image itself.
+  if [ ! -e "$ctx/rust-toolchain.toml" ] && [ ! -e "$ctx/rust-toolchain" ]; then
+    builder=(env "GANTRY_BUILDER=${GANTRY_CORPUS_BUILDER:-rust:1.95.0-slim-trixie}")
+  fi
+  (cd "$ctx" && "${builder[@]}" "$gantry" gantry dockerfile --bin "$bin") >"$work/dockerfile.log" 2>&1 \
     || { result "$name" dockerfile "FAIL(dockerfile: $(tail_of "$work/dockerfile.log"))"; return; }
   build() {
-    nice -n 10 "$docker" build --progress=plain --build-arg GANTRY_FROM=image -t "$tag" "$ctx" >"$1" 2>&1
+    nice -n 10 "$docker" build --progress=plain --build-arg GANTRY_FROM=image \
+      --build-arg GANTRY_IMAGE="$gantry_image" -t "$tag" "$ctx" >"$1" 2>&1
   }
   build "$work/build1.log" || { result "$name" dockerfile "FAIL(docker build: $(tail_of "$work/build1.log"))"; return; }
   run_image "$name" "$tag" "$kind" "$expect" "$args" "$work/run1.out" \
@@ -170,6 +183,19 @@ print(next(t['src_path'] for p in m['packages'] for t in p['targets'] if t['name
   result "$name" dockerfile "ok (rebuilt: $compiled)"
 }
 
+# A failure on a machine that lacks a program the project needs at build time on the host
+# (projects.toml `host_tools`) is the machine's: say so, with gantry's own hint.
+machine_note() {
+  local name=$1 st=$2 missing="" t
+  for t in $(corpus get "$name" host_tools); do command -v "$t" >/dev/null || missing+="$t "; done
+  [ -n "$missing" ] && [[ $(cat "$results/$name.$st") == FAIL* ]] || return 0
+  # What said so: gantry's hint (cook, build) or the build script's own message (plain cargo).
+  local said logs=("$dir/run/$name/cook.log" "$dir/run/$name/build.log")
+  [ "$st" = image ] && logs=("$dir/run/$name-image/build.log")
+  said=$(grep -h -m1 -F "${missing%% *}" "${logs[@]}" 2>/dev/null | head -1 | sed 's/^ *//' | cut -c1-200)
+  result "$name" "$st" "FAIL(machine: no ${missing% } here: ${said:-see the log})"
+}
+
 for name in $names; do
   for st in $want; do rm -f "$results/$name.$st"; done
   bin=$(corpus get "$name" bin)
@@ -177,8 +203,14 @@ for name in $names; do
   expect=$(corpus get "$name" expect)
   args=$(corpus get "$name" args)
   start=$SECONDS
-  if wants cook; then s=$SECONDS; cook_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.cook"; fi
-  if wants image; then s=$SECONDS; image_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.image"; fi
+  if wants cook; then
+    s=$SECONDS; cook_stage "$name" "$bin" "$kind" "$expect" "$args"; machine_note "$name" cook
+    echo " $((SECONDS - s))s" >>"$results/$name.cook"
+  fi
+  if wants image; then
+    s=$SECONDS; image_stage "$name" "$bin" "$kind" "$expect" "$args"; machine_note "$name" image
+    echo " $((SECONDS - s))s" >>"$results/$name.image"
+  fi
   if wants dockerfile && [ "$(corpus get "$name" dockerfile)" = True ]; then
     s=$SECONDS; dockerfile_stage "$name" "$bin" "$kind" "$expect" "$args"; echo " $((SECONDS - s))s" >>"$results/$name.dockerfile"
   fi

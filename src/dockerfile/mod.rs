@@ -141,6 +141,10 @@ pub fn plan(
     let mut builder = toolchain::builder(
         project.toolchain.as_ref(),
         pkg.rust_version.as_deref(),
+        project
+            .lockfile
+            .as_deref()
+            .and_then(toolchain::lockfile_cargo),
         asked == Runtime::Alpine,
         target.docker.builder.as_deref(),
     )?;

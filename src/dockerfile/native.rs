@@ -131,6 +131,79 @@ pub const TABLE: &[NativeDep] = &[
     },
 ];
 
+/// A program a crate runs at build time. The Dockerfile installs it (the rows above); a build
+/// on the host cannot, so when that build fails and the program is missing, the error names it.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildTool {
+    /// The crate whose presence in Cargo.lock means the program is run.
+    pub krate: &'static str,
+    /// As in [`NativeDep::bundled_by`]: these dependencies bring the program along.
+    pub bundled_by: &'static [&'static str],
+    pub program: &'static str,
+    /// The crate's own variable that names the program instead of a PATH lookup.
+    pub env: &'static str,
+    /// The Debian package that installs it.
+    pub deb: &'static str,
+}
+
+pub const BUILD_TOOLS: &[BuildTool] = &[
+    BuildTool {
+        krate: "prost-build",
+        bundled_by: &["protoc-bin-vendored"],
+        program: "protoc",
+        env: "PROTOC",
+        deb: "protobuf-compiler",
+    },
+    BuildTool {
+        krate: "cmake",
+        bundled_by: &[],
+        program: "cmake",
+        env: "CMAKE",
+        deb: "cmake",
+    },
+];
+
+/// The build tools the lockfile needs that are neither named by their variable (pointing at an
+/// existing file) nor on `path`; `var` reads the environment.
+pub fn missing_tools(
+    locked: &[Locked],
+    path: &std::ffi::OsStr,
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<&'static BuildTool> {
+    BUILD_TOOLS
+        .iter()
+        .filter(|t| {
+            locked.iter().any(|l| {
+                l.name == t.krate && !l.deps.iter().any(|d| t.bundled_by.contains(&d.as_str()))
+            })
+        })
+        .filter(|t| match var(t.env).filter(|v| !v.is_empty()) {
+            Some(file) => !std::path::Path::new(&file).is_file(),
+            None => crate::engine::on_path(t.program, path).is_none(),
+        })
+        .collect()
+}
+
+/// The hint for a failed host build whose lockfile needs a build tool that is missing here.
+pub fn missing_tools_hint(lockfile: &str) -> Option<String> {
+    let path = std::env::var_os(crate::settings::env::PATH).unwrap_or_default();
+    let missing = missing_tools(&read_lockfile(lockfile), &path, |k| std::env::var_os(k));
+    if missing.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|t| {
+            format!(
+                "`{}` (in Cargo.lock) runs `{}` at build time, which is not on PATH: install it \
+                 (Debian: `apt-get install {}`) or set {} to its path",
+                t.krate, t.program, t.deb, t.env
+            )
+        })
+        .collect();
+    Some(lines.join("\n"))
+}
+
 /// A crate in the lockfile: its name and the names of its dependencies.
 #[derive(Debug, Clone)]
 pub struct Locked {
@@ -203,6 +276,34 @@ dependencies = ["cc", "libc", "pkg-config", "vcpkg"]
         let rows = detect(&read_lockfile(LOCK));
         let names: Vec<_> = rows.iter().map(|r| r.krate).collect();
         assert_eq!(names, ["openssl-sys"]);
+    }
+
+    #[test]
+    fn a_build_tool_is_missing_unless_on_path_or_named_by_its_variable() {
+        let lock = read_lockfile(
+            "[[package]]\nname = \"prost-build\"\nversion = \"0.13.5\"\ndependencies = []\n",
+        );
+        let bin = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        let names = |v: Vec<&BuildTool>| v.iter().map(|t| t.program).collect::<Vec<_>>();
+        assert_eq!(
+            names(missing_tools(&lock, bin.path().as_os_str(), none)),
+            ["protoc"]
+        );
+
+        let protoc = bin.path().join("protoc");
+        std::fs::write(&protoc, "").unwrap();
+        let named = |k: &str| (k == "PROTOC").then(|| protoc.clone().into_os_string());
+        assert!(missing_tools(&lock, "".as_ref(), named).is_empty());
+
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&protoc, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(missing_tools(&lock, bin.path().as_os_str(), none).is_empty());
+        // Vendored protoc: nothing to install.
+        let vendored = read_lockfile(
+            "[[package]]\nname = \"prost-build\"\nversion = \"0.13.5\"\ndependencies = [\"protoc-bin-vendored\"]\n",
+        );
+        assert!(missing_tools(&vendored, "".as_ref(), none).is_empty());
     }
 
     #[test]

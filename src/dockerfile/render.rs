@@ -167,7 +167,11 @@ fn gantry_stages(t: &mut Text, plan: &DockerPlan) {
     t.line("ARG GANTRY_FROM=crates-io");
     t.line(&format!("ARG GANTRY_IMAGE=cargo-gantry:{v}"));
     t.blank();
-    t.line(&from_build(plan, &plan.builder.image, "gantry-crates-io"));
+    t.line(&from_build(
+        plan,
+        &plan.builder.gantry_image,
+        "gantry-crates-io",
+    ));
     t.run(
         &[],
         &[format!(

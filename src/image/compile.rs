@@ -115,7 +115,10 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
     let names: Vec<String> = targets.iter().map(|t| format!("`{}`", t.bin)).collect();
     eprintln!("   Compiling {} with: {command}", names.join(", "));
     let compiled = build.run().map_err(|e| {
-        e.with_hint("fix the build error above; `cargo build` with the same flags shows it too")
+        let tools = lockfile.and_then(crate::dockerfile::native::missing_tools_hint);
+        e.with_hint(tools.unwrap_or_else(|| {
+            "fix the build error above; `cargo build` with the same flags shows it too".into()
+        }))
     })?;
     let ids = graph::compiled_packages(&compiled.artifacts);
     let mut out = Vec::new();

@@ -87,14 +87,24 @@ pub fn cook(opts: &CookOptions) -> Result<CookReport> {
     report.command = build.command_line();
     eprintln!("     Cooking dependencies: {}", report.command);
     let compiled = timings::time("compile dependencies", || build.run()).map_err(|e| {
-        e.with_hint("the dependencies failed to build; the same command fails in the real build")
+        // A build tool missing on this machine is the likeliest cause: name it.
+        let tools = recipe
+            .files
+            .get("Cargo.lock")
+            .and_then(|lock| crate::dockerfile::native::missing_tools_hint(lock));
+        e.with_hint(tools.unwrap_or_else(|| {
+            "the dependencies failed to build; the same command fails in the real build".into()
+        }))
     })?;
     let _t = timings::stage("discard placeholders");
 
     let dirs = cargo::dirs(&opts.dir, toolchain, &report.build)?;
     let discarded = discard_local_fingerprints(&dirs, &recipe)?;
     report.discarded_fingerprints = discarded.values().sum();
-    check_discarded(&compiled.local_units(), &discarded, &dirs)?;
+    // Local packages cooked from their real sources (patch targets) kept their fingerprints.
+    let mut placeholders = compiled.local_units();
+    placeholders.retain(|name, _| recipe.local_packages.contains(name));
+    check_discarded(&placeholders, &discarded, &dirs)?;
     guard.remove()?;
     Ok(report)
 }

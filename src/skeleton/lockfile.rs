@@ -67,6 +67,16 @@ impl Lockfile {
             .collect()
     }
 
+    /// Names that registry or git packages depend on (a `[patch]` can make them local).
+    pub fn depended_on_by_external(&self) -> BTreeSet<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.source.is_some())
+            .flat_map(|e| e.deps.iter())
+            .filter_map(|d| d.split(' ').next().map(str::to_owned))
+            .collect()
+    }
+
     /// Keep only what the local packages named in `roots` can reach.
     pub fn prune(&mut self, roots: &BTreeSet<String>) {
         let mut keep = vec![false; self.entries.len()];

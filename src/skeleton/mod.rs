@@ -92,6 +92,27 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
             .any(|p| !masked_dirs.contains(&p.dir) && inherits_version(p)),
     };
 
+    // `[patch]` targets that registry or git crates depend on: those crates compile against
+    // them during the cook, so a placeholder breaks them (sqlx-offline's patched `itoa` under
+    // serde_json). These are cooked from their real sources, like any dependency.
+    let used = lock
+        .as_ref()
+        .map(Lockfile::depended_on_by_external)
+        .unwrap_or_default();
+    let mut real: BTreeSet<String> = BTreeSet::new();
+    let mut todo: Vec<String> = kept_pkgs
+        .iter()
+        .filter(|p| patch_dirs.contains(&p.dir) && !p.dir.is_empty() && used.contains(&p.name))
+        .map(|p| p.dir.clone())
+        .collect();
+    while let Some(dir) = todo.pop() {
+        if let Some(p) = project.package_by_dir(&dir).filter(|p| !p.dir.is_empty())
+            && real.insert(dir)
+        {
+            todo.extend(p.local_deps.iter().cloned());
+        }
+    }
+
     let mut files = BTreeMap::new();
     let mut dummies = BTreeMap::new();
     if project.package_by_dir("").is_none() {
@@ -102,7 +123,11 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
         let ws = pkg.dir.is_empty().then_some(&shape);
         let sk = norm.package(pkg, ws)?;
         files.insert(join_rel(&pkg.dir, "Cargo.toml"), sk.text);
-        dummies.extend(sk.dummies);
+        if real.contains(&pkg.dir) {
+            files.extend(real_sources(&project.root, &pkg.dir)?);
+        } else {
+            dummies.extend(sk.dummies);
+        }
     }
     if let Some(lock) = &lock {
         files.insert("Cargo.lock".to_owned(), lock.render());
@@ -111,7 +136,12 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
         files.insert(f.rel.clone(), f.contents.clone());
     }
 
-    let mut local_packages: Vec<String> = kept_pkgs.iter().map(|p| p.name.clone()).collect();
+    // Packages cooked from real sources have no placeholders to discard.
+    let mut local_packages: Vec<String> = kept_pkgs
+        .iter()
+        .filter(|p| !real.contains(&p.dir))
+        .map(|p| p.name.clone())
+        .collect();
     local_packages.sort();
     local_packages.dedup();
     let shared_names = local_packages
@@ -137,6 +167,33 @@ pub fn prepare(project: &Project, selection: &Selection) -> Result<Recipe> {
         shared_names,
         bins,
     })
+}
+
+/// The text files of the package in `dir` (relative to `root`), but its manifest (normalized
+/// by the caller), `target/` and hidden entries. Files that are not UTF-8 (test data, images)
+/// are left out: the recipe is text, and compiling a library rarely reads them.
+fn real_sources(root: &Path, dir: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(rel) = todo.pop() {
+        let abs = root.join(&rel);
+        let entries = std::fs::read_dir(&abs).map_err(|e| Error::io("read", &abs, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read", &abs, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = join_rel(&rel, &name);
+            let path = entry.path();
+            if name.starts_with('.') || (rel == dir && (name == "target" || name == "Cargo.toml")) {
+                continue;
+            }
+            if path.is_dir() {
+                todo.push(child);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                out.insert(child, text);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn inherits_version(p: &LocalPackage) -> bool {

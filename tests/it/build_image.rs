@@ -513,3 +513,27 @@ fn unreadable_base_fails_before_compiling_with_a_hint() {
         "compiled before checking the base: {err}"
     );
 }
+
+#[test]
+fn host_build_failing_for_a_missing_build_tool_names_the_tool_and_the_crate() {
+    let fx = Fixture::new();
+    crate::cook_safety::needs_protoc(&fx);
+    let layout = fx.path("layout");
+    let out = gantry_cmd(&fx.path("app"))
+        .args([
+            "build",
+            "--offline",
+            "--oci-layout",
+            layout.to_str().unwrap(),
+        ])
+        .env("PROTOC", "/nonexistent/protoc")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let hint = err.split("\nhint: ").nth(1).unwrap_or_default();
+    assert!(
+        hint.contains("`protoc`") && hint.contains("`prost-build`"),
+        "{err}"
+    );
+}

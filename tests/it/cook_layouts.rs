@@ -669,3 +669,48 @@ fn new_build_dir_layout_of_nightly_cargo_gets_its_placeholders_discarded() {
     out.assert_no_dependency_compiled();
     out.assert_locals_rebuilt();
 }
+
+/// sqlx-offline in the corpus: `[patch.crates-io]` puts a local `itoa` in place of the registry
+/// one for the whole graph, so registry crates (serde_json) compile against it during the cook.
+/// A placeholder would break them; the patch must be cooked from its real sources.
+#[test]
+fn patch_used_by_registry_crates_is_cooked_from_its_real_sources() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nserde_json = \"1\"\n\n[patch.crates-io]\nitoa = { path = \"patches/itoa\" }\n",
+    )
+    .file(
+        "app/src/main.rs",
+        "fn main() { println!(\"{}\", serde_json::to_string(&[7_u8]).unwrap()); }\n",
+    )
+    .file(
+        "app/patches/itoa/Cargo.toml",
+        "[package]\nname = \"itoa\"\nversion = \"1.0.99\"\nedition = \"2021\"\n",
+    )
+    .file(
+        "app/patches/itoa/src/lib.rs",
+        r#"//! The `itoa::Buffer` API serde_json uses, through `core::fmt`.
+pub struct Buffer(String);
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer::new()
+    }
+}
+impl Buffer {
+    pub fn new() -> Buffer {
+        Buffer(String::new())
+    }
+    pub fn format<I: std::fmt::Display>(&mut self, i: I) -> &str {
+        self.0 = format!("{i}");
+        &self.0
+    }
+}
+"#,
+    )
+    .lock("app");
+    let out = cook_then_build(&fx, "app", &[], &[]);
+    out.assert_no_dependency_compiled();
+    assert_eq!(out.run("app"), "[7]\n");
+}

@@ -156,3 +156,56 @@ fn run_as_cargo_subcommand_and_directly() {
     assert_eq!(stdout(&direct), stdout(&sub));
     assert!(stdout(&direct).starts_with("cargo-gantry "));
 }
+
+/// A registry-like dependency (a vendored directory source, so nothing is downloaded) whose build
+/// needs an outside program, the way `prost-build` needs `protoc`: its build script runs
+/// `$PROTOC` (or `protoc`) and fails without it.
+pub(crate) fn needs_protoc(fx: &Fixture) {
+    fx.bin_package("app", "app", "prost-build = \"0.13\"", "app")
+        .file(
+            "app/vendor/prost-build/Cargo.toml",
+            "[package]\nname = \"prost-build\"\nversion = \"0.13.0\"\nedition = \"2021\"\n",
+        )
+        .file("app/vendor/prost-build/src/lib.rs", "")
+        .file(
+            "app/vendor/prost-build/build.rs",
+            r#"fn main() {
+    let protoc = std::env::var("PROTOC").unwrap_or_else(|_| "protoc".into());
+    if let Err(e) = std::process::Command::new(&protoc).arg("--version").status() {
+        panic!("failed to run `{protoc}`: {e}");
+    }
+}
+"#,
+        )
+        .file("app/vendor/prost-build/.cargo-checksum.json", r#"{"files":{}}"#)
+        .file(
+            "app/.cargo/config.toml",
+            "[source.crates-io]\nreplace-with = \"vendored\"\n\n[source.vendored]\ndirectory = \"vendor\"\n",
+        )
+        .lock("app");
+}
+
+#[test]
+fn cook_failing_for_a_missing_build_tool_names_the_tool_and_the_crate() {
+    let fx = Fixture::new();
+    needs_protoc(&fx);
+    let dir = recipe_in_empty_dir(&fx);
+    copy_over(&fx.path("app/vendor"), &{
+        let d = dir.path().join("vendor");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    let out = gantry_cmd(dir.path())
+        .args(["cook", "--offline"])
+        .env("PROTOC", "/nonexistent/protoc")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("panicked at src/"), "{err}");
+    let hint = err.split("\nhint: ").nth(1).unwrap_or_default();
+    assert!(
+        hint.contains("`protoc`") && hint.contains("`prost-build`") && hint.contains("PROTOC"),
+        "the hint names the missing tool, the crate that needs it and how to point at it:\n{err}"
+    );
+}

@@ -268,3 +268,33 @@ fn static_and_scratch_dockerfiles_compile_for_the_platform_being_built_not_this_
         );
     }
 }
+
+/// jaq in the corpus: `rust-version = "1.70"` and a version-4 Cargo.lock, which cargo reads from
+/// 1.78 on. A builder at the MSRV cannot even parse the lockfile.
+#[test]
+fn builder_is_never_older_than_the_cargo_that_reads_the_lockfile() {
+    let fx = Fixture::new();
+    fx.file(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"1.70\"\n",
+    )
+    .file("app/src/main.rs", "fn main() {}\n")
+    .file(
+        "app/Cargo.lock",
+        "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    );
+    let out = ok(
+        gantry(&fx.path("app"), &["dockerfile", "-o", "-"]),
+        "dockerfile",
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("FROM rust:1.78-slim-bookworm AS base"),
+        "the builder reads a version-4 lockfile:\n{text}"
+    );
+    assert!(text.contains("Cargo.lock"), "{text}");
+    assert!(
+        text.contains("FROM rust:1.91-slim-bookworm AS gantry-crates-io"),
+        "`cargo install cargo-gantry` needs a Rust that compiles gantry, on the same suite:\n{text}"
+    );
+}
