@@ -4,6 +4,7 @@
 //! [`plan`] decides (which binary, which builder and runtime, which native packages, which
 //! cargo flags); [`render`] only writes the decisions down, with comments saying why.
 
+mod includes;
 pub mod marker;
 pub mod native;
 mod options;
@@ -33,6 +34,8 @@ use toolchain::Builder;
 pub struct Facts {
     /// `.sqlx/` (sqlx's offline query data) exists at the workspace or package root.
     pub sqlx_offline_data: bool,
+    /// Files the local sources `include_str!`/`include_bytes!`, relative to the workspace root.
+    pub included_files: Vec<String>,
 }
 
 impl Facts {
@@ -41,6 +44,7 @@ impl Facts {
         Facts {
             sqlx_offline_data: root.join(".sqlx").is_dir()
                 || root.join(&target.package_dir).join(".sqlx").is_dir(),
+            included_files: includes::included_files(project),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct DockerPlan {
     pub project_replaces_crates_io: bool,
     /// sqlx checks its queries against `.sqlx/` instead of a live database.
     pub sqlx_offline: bool,
+    /// Files the compiler reads (`include_str!`), relative to the workspace root: never ignored.
+    pub included_files: Vec<String>,
     pub expose: Vec<u16>,
     pub env: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
@@ -233,6 +239,7 @@ pub fn plan(
         project_replaces_crates_io: options::replaces_crates_io(&project.cargo_configs),
         mirror,
         sqlx_offline,
+        included_files: facts.included_files.clone(),
         expose: target.image.expose.clone(),
         env: target.image.env.clone(),
         labels: target.labels.clone(),

@@ -213,5 +213,14 @@ pub fn dockerignore(plan: &DockerPlan) -> String {
             ));
         }
     }
+    if !plan.included_files.is_empty() {
+        t.blank().comment(
+            "files the sources compile in (`include_str!`/`include_bytes!`): the build needs them, \
+             whatever they look like.",
+        );
+        for f in &plan.included_files {
+            t.line(&format!("!{}", prefixed(f)));
+        }
+    }
     t.finish()
 }

@@ -298,3 +298,30 @@ fn builder_is_never_older_than_the_cargo_that_reads_the_lockfile() {
         "`cargo install cargo-gantry` needs a Rust that compiles gantry, on the same suite:\n{text}"
     );
 }
+
+/// sozu in the corpus: a crate compiles its test certificates in with `include_str!`, and the
+/// `.dockerignore` hid `**/*.pem`, so the Docker build failed to compile it.
+#[test]
+fn files_the_sources_include_are_never_hidden_by_the_dockerignore() {
+    let fx = Fixture::new();
+    fx.file("app/Cargo.toml", &manifest("app", ""))
+        .file(
+            "app/src/main.rs",
+            "const CERT: &str = include_str!(\"../assets/cert.pem\");\nfn main() { print!(\"{CERT}\"); }\n",
+        )
+        .file("app/assets/cert.pem", "-----BEGIN CERTIFICATE-----\n")
+        .file("app/assets/private.pem", "secret\n");
+    ok(gantry(&fx.path("app"), &["dockerfile"]), "dockerfile");
+    let ignore = fx.read("app/.dockerignore");
+    let hide = ignore
+        .find("**/*.pem")
+        .expect("pem files are hidden in general");
+    let keep = ignore
+        .find("!assets/cert.pem")
+        .expect("the included file is kept");
+    assert!(
+        keep > hide,
+        "the exception must come after the rule:\n{ignore}"
+    );
+    assert!(!ignore.contains("private.pem"), "{ignore}");
+}
