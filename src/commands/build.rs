@@ -99,24 +99,23 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
-    if let Some(t) = targets.iter().find(|t| t.is_multi_platform()) {
-        if many {
-            return Err(Error::user(format!(
-                "`{}` is built for several platforms, and several binaries were selected",
-                t.bin
-            ))
-            .with_hint("build one binary per command when it has several platforms"));
+    if targets.iter().any(|t| t.is_multi_platform()) {
+        if many && args.oci_layout.is_some() {
+            return Err(Error::user(
+                "several multi-platform images cannot share one `--oci-layout`",
+            )
+            .with_hint("push them with --repo REGISTRY/PREFIX, or build one binary per layout"));
         }
-        return build_index(
-            args,
-            &project,
-            targets,
-            scratch.path(),
-            &pull,
-            &client,
-            created,
-        )
-        .map(|out| vec![out]);
+        // One index per binary; each platform of each is cross-compiled in turn (the target
+        // dir is shared, so common dependencies compile once per platform).
+        let mut outcomes = Vec::new();
+        for (i, target) in targets.into_iter().enumerate() {
+            let scratch = scratch.path().join(i.to_string());
+            outcomes.push(build_index(
+                args, &project, target, &scratch, &pull, &client, created,
+            )?);
+        }
+        return Ok(outcomes);
     }
     let mut prepared = Vec::new();
     for (i, target) in targets.iter().enumerate() {
@@ -238,13 +237,12 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
 fn build_index(
     args: &ImageArgs,
     project: &project::Project,
-    mut targets: Vec<Target>,
+    target: Target,
     scratch: &Path,
     pull: &PullOptions,
     client: &ClientOptions,
     created: u64,
 ) -> Result<Outcome> {
-    let target = targets.remove(0);
     if args.docker_archive.is_some() {
         return Err(Error::user(
             "a docker archive holds one platform, not a multi-platform image",

@@ -115,3 +115,24 @@ fn outputs_that_name_one_image_refuse_several_binaries_before_compiling() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("runs one binary"), "{}", stderr(&out));
 }
+
+#[test]
+fn several_multi_platform_images_refuse_one_shared_layout_before_compiling() {
+    let fx = Fixture::new();
+    workspace(&fx);
+    let out = gantry(
+        &fx.path("ws"),
+        &[
+            "build",
+            "--workspace",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--oci-layout",
+            "out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot share one `--oci-layout`"), "{err}");
+    assert!(!err.contains("Compiling"), "{err}");
+}
