@@ -172,6 +172,7 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             probe: prep.probe.as_deref(),
             cache: Some(&cache),
         })?;
+        timings::time("config", || image.digest())?;
         for format in &prep.formats {
             let document = image::sbom_of(built, &summary, &prep.base, created)?.render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
