@@ -265,6 +265,8 @@ fn build_index(
         pull,
         created,
         extra_files: &extra_files,
+        subject: subject_name(args, &target)?,
+        sign_key: sign_key.as_ref(),
     })?;
     let published = publisher.publish_index(&index)?;
     for r in &published.references {

@@ -29,6 +29,10 @@ pub struct MultiInputs<'a> {
     pub pull: &'a PullOptions,
     pub created: u64,
     pub extra_files: &'a [(PathBuf, String)],
+    /// The name the provenance's subject carries (the repository pushed to, else the tag's).
+    pub subject: String,
+    /// Signs each platform's provenance (DSSE) when given.
+    pub sign_key: Option<&'a crate::sign::SigningKey>,
 }
 
 /// One platform of the index.
@@ -105,6 +109,21 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
         for format in crate::sbom::formats(&target.image.sbom)? {
             let document = sbom_of(&compiled, &summary, &base, inp.created)?.render(format)?;
             image.attach(crate::oci::Artifact::new(format.media_type(), document));
+        }
+        // And one provenance per platform: it names that platform's manifest.
+        if target.image.provenance {
+            let time = std::env::var(crate::settings::env::SOURCE_DATE_EPOCH)
+                .is_ok_and(|v| !v.trim().is_empty())
+                .then_some(inp.created);
+            let found = crate::provenance::Found::read(inp.project, time)?;
+            let p = crate::provenance::Provenance::of_target(
+                &target,
+                inp.subject.clone(),
+                image.digest()?,
+                &base,
+                found,
+            )?;
+            image.attach(p.artifact(inp.sign_key)?);
         }
         built.push(PlatformImage {
             target,

@@ -333,6 +333,32 @@ fn a_static_build_is_an_index_of_two_lone_binaries() {
     check_two_platforms(&fx, "st", "st", "static");
     let arm64 = fx.root().join("rootfs-arm64");
     assert_eq!(elf_files(&arm64).len(), 1, "only the binary is an ELF file");
+    // Each platform has its own SBOM and provenance, whose subject is that platform's manifest.
+    let (index, _) = index_of(&layout);
+    let platform_manifests: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap())
+        .collect();
+    let top = json(&std::fs::read(layout.join("index.json")).unwrap());
+    for kind in ["application/spdx+json", "application/vnd.in-toto+json"] {
+        let subjects: Vec<String> = top["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["artifactType"] == kind)
+            .map(|m| {
+                let artifact = json(&blob(&layout, m["digest"].as_str().unwrap()));
+                artifact["subject"]["digest"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let mut want: Vec<String> = platform_manifests.iter().map(|d| d.to_string()).collect();
+        let mut got = subjects.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "one {kind} per platform manifest");
+    }
 }
 
 #[test]
