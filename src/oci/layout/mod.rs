@@ -38,6 +38,12 @@ pub fn write_all(dest: &Path, images: &[(&Image, &str)]) -> Result<Vec<Rendered>
     for (_, tag) in images {
         check_tag(tag)?;
     }
+    write_atomically(dest, |dir| write_into(dir, images))
+}
+
+/// Fill a temp directory next to `dest` with `fill`, then put it in `dest`'s place (replacing
+/// an older layout only): a failure never leaves a half-written layout behind.
+pub(super) fn write_atomically<T>(dest: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     check_replaceable(dest)?;
     let parent = parent_dir(dest);
     fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
@@ -45,10 +51,30 @@ pub fn write_all(dest: &Path, images: &[(&Image, &str)]) -> Result<Vec<Rendered>
         .prefix(".gantry-layout-")
         .tempdir_in(&parent)
         .map_err(|e| Error::io("create a temp directory in", &parent, e))?;
-    let rendered = write_into(temp.path(), images)?;
+    let out = fill(temp.path())?;
     // From here on the temp dir is complete; if renaming fails it is still cleaned up on drop.
     replace(temp.path(), dest)?;
-    Ok(rendered)
+    Ok(out)
+}
+
+/// Write `image`'s referrers (OCI 1.1 artifact manifests naming `subject`) into `blobs`; their
+/// descriptors, which index.json lists without a name so lookups by name skip them.
+pub(super) fn write_referrers(
+    blobs: &Path,
+    image: &Image,
+    subject: &Descriptor,
+) -> Result<Vec<Descriptor>> {
+    if !image.referrers().is_empty() {
+        write_bytes(blobs, EMPTY_JSON)?;
+    }
+    let mut out = Vec::new();
+    for artifact in image.referrers() {
+        let r = artifact.render(subject)?;
+        write_bytes(blobs, &artifact.data)?;
+        write_bytes(blobs, &r.manifest)?;
+        out.push(r.descriptor);
+    }
+    Ok(out)
 }
 
 /// Fill an empty directory with the layout of `images`.
@@ -89,20 +115,12 @@ fn write_image(
     }
     write_bytes(blobs, &rendered.config)?;
     write_bytes(blobs, &rendered.manifest)?;
-    // OCI 1.1 referrers: each artifact's manifest names the image as its subject and is
-    // listed in index.json without a name, so tools that look images up by name skip it.
-    let mut referrers = Vec::new();
-    if !image.referrers().is_empty() {
-        write_bytes(blobs, EMPTY_JSON)?;
-    }
-    for artifact in image.referrers() {
-        let r = artifact.render(&rendered.manifest_descriptor())?;
-        write_bytes(blobs, &artifact.data)?;
-        write_bytes(blobs, &r.manifest)?;
-        referrers.push(r.descriptor);
-    }
     let mut entries = vec![named(&rendered, tag, &[])];
-    entries.extend(referrers);
+    entries.extend(write_referrers(
+        blobs,
+        image,
+        &rendered.manifest_descriptor(),
+    )?);
     Ok((rendered, entries))
 }
 
