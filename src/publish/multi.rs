@@ -9,14 +9,19 @@ use crate::oci::{Image, Index};
 #[derive(Default)]
 pub struct Multi(pub Vec<Box<dyn Publisher>>);
 
-impl Publisher for Multi {
-    fn publish(&self, image: &Image) -> Result<Published> {
+impl Multi {
+    /// Publish to every destination with `one`; each must store `digest`.
+    fn each(
+        &self,
+        digest: crate::oci::Digest,
+        one: impl Fn(&dyn Publisher) -> Result<Published>,
+    ) -> Result<Published> {
         let mut all = Published {
-            digest: image.digest()?,
+            digest,
             references: Vec::new(),
         };
         for publisher in &self.0 {
-            let published = publisher.publish(image)?;
+            let published = one(publisher.as_ref())?;
             // Every destination stores the same manifest; a different digest is a bug here.
             if published.digest != all.digest {
                 return Err(Error::failure(format!(
@@ -30,24 +35,14 @@ impl Publisher for Multi {
         }
         Ok(all)
     }
+}
+
+impl Publisher for Multi {
+    fn publish(&self, image: &Image) -> Result<Published> {
+        self.each(image.digest()?, |p| p.publish(image))
+    }
 
     fn publish_index(&self, index: &Index) -> Result<Published> {
-        let mut all = Published {
-            digest: index.digest()?,
-            references: Vec::new(),
-        };
-        for publisher in &self.0 {
-            let published = publisher.publish_index(index)?;
-            if published.digest != all.digest {
-                return Err(Error::failure(format!(
-                    "destination {} stored digest `{}`, expected `{}`",
-                    published.references.join(", "),
-                    published.digest,
-                    all.digest
-                )));
-            }
-            all.references.extend(published.references);
-        }
-        Ok(all)
+        self.each(index.digest()?, |p| p.publish_index(index))
     }
 }

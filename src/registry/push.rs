@@ -150,18 +150,14 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
         pusher.blob(job)
     })?;
 
-    let url = client.url(&format!(
-        "{}/manifests/{}",
-        target.repository(),
-        target.manifest_reference()
-    ));
-    client.retrying(|_| {
-        let req = Req::new(Method::PUT, url.clone())
-            .header("content-type", OCI_MANIFEST)
-            .body(Body::Bytes(&rendered.manifest));
-        let resp = client.send(req, &[201])?;
-        check_digest(&client, &resp, &rendered.manifest_digest, "the manifest")
-    })?;
+    put_manifest(
+        &client,
+        target,
+        OCI_MANIFEST,
+        &rendered.manifest,
+        &rendered.manifest_digest,
+        "the manifest",
+    )?;
     // After the image, so that a referrer never names a subject the registry lacks.
     let referrers = match image.referrers() {
         [] => None,
@@ -185,6 +181,30 @@ pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<P
                 outcome,
             })
             .collect(),
+    })
+}
+
+/// PUT `bytes` (a manifest or an index of `media_type`) under `target`'s tag or digest, and check
+/// the digest the registry says it stored.
+fn put_manifest(
+    client: &Client,
+    target: &ImageRef,
+    media_type: &str,
+    bytes: &[u8],
+    digest: &Digest,
+    what: &str,
+) -> Result<()> {
+    let url = client.url(&format!(
+        "{}/manifests/{}",
+        target.repository(),
+        target.manifest_reference()
+    ));
+    client.retrying(|_| {
+        let req = Req::new(Method::PUT, url.clone())
+            .header("content-type", media_type)
+            .body(Body::Bytes(bytes));
+        let resp = client.send(req, &[201])?;
+        check_digest(client, &resp, digest, what)
     })
 }
 
@@ -218,18 +238,14 @@ pub fn push_index(index: &Index, target: &ImageRef, options: &PushOptions) -> Re
         format!("pushing `{target}`"),
         &options.client,
     )?;
-    let url = client.url(&format!(
-        "{}/manifests/{}",
-        target.repository(),
-        target.manifest_reference()
-    ));
-    client.retrying(|_| {
-        let req = Req::new(Method::PUT, url.clone())
-            .header("content-type", OCI_INDEX)
-            .body(Body::Bytes(&rendered.index));
-        let resp = client.send(req, &[201])?;
-        check_digest(&client, &resp, &rendered.digest, "the index")
-    })?;
+    put_manifest(
+        &client,
+        target,
+        OCI_INDEX,
+        &rendered.index,
+        &rendered.digest,
+        "the index",
+    )?;
     Ok(PushReport {
         reference: target.with_digest(rendered.digest.clone()),
         digest: rendered.digest,
