@@ -99,6 +99,16 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
+    let found = match targets.iter().any(|t| t.image.provenance) {
+        // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
+        true => Found::read(
+            &project,
+            std::env::var(env::SOURCE_DATE_EPOCH)
+                .is_ok_and(|v| !v.trim().is_empty())
+                .then_some(created),
+        )?,
+        false => Found::default(),
+    };
     if targets.iter().any(|t| t.is_multi_platform()) {
         if many && args.oci_layout.is_some() {
             return Err(Error::user(
@@ -111,9 +121,15 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         let mut outcomes = Vec::new();
         for (i, target) in targets.into_iter().enumerate() {
             let scratch = scratch.path().join(i.to_string());
-            outcomes.push(build_index(
-                args, &project, target, &scratch, &pull, &client, created,
-            )?);
+            let shared = Shared {
+                project: &project,
+                pull: &pull,
+                client: &client,
+                created,
+                sign_key: sign_key.as_ref(),
+                found: &found,
+            };
+            outcomes.push(build_index(args, &shared, target, &scratch)?);
         }
         return Ok(outcomes);
     }
@@ -146,16 +162,6 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
     }
     let built = timings::time("compile", || image::compile_all(&project, &targets))?;
     let cache = layer_cache(&project.target_directory);
-    let found = match targets.iter().any(|t| t.image.provenance) {
-        // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
-        true => Found::read(
-            &project,
-            std::env::var(env::SOURCE_DATE_EPOCH)
-                .is_ok_and(|v| !v.trim().is_empty())
-                .then_some(created),
-        )?,
-        false => Found::default(),
-    };
 
     let mut images = Vec::new();
     for ((target, prep), built) in targets.iter().zip(&prepared).zip(&built) {
@@ -235,15 +241,30 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
 }
 
 /// One binary for several platforms: one image per platform, cross-compiled, in one index.
+/// What every image of one `build` shares, read once.
+struct Shared<'a> {
+    project: &'a project::Project,
+    pull: &'a PullOptions,
+    client: &'a ClientOptions,
+    created: u64,
+    sign_key: Option<&'a sign::SigningKey>,
+    found: &'a Found,
+}
+
 fn build_index(
     args: &ImageArgs,
-    project: &project::Project,
+    shared: &Shared<'_>,
     target: Target,
     scratch: &Path,
-    pull: &PullOptions,
-    client: &ClientOptions,
-    created: u64,
 ) -> Result<Outcome> {
+    let Shared {
+        project,
+        pull,
+        client,
+        created,
+        sign_key,
+        found,
+    } = *shared;
     if args.docker_archive.is_some() {
         return Err(Error::user(
             "a docker archive holds one platform, not a multi-platform image",
@@ -253,11 +274,6 @@ fn build_index(
     let extra_files = assets::extra_files(&project.root, &target)?;
     let (publisher, default_layout) =
         publishers(args, &project.target_directory, &target, client, false)?;
-    let sign_key = args
-        .sign_key
-        .as_deref()
-        .map(|k| sign::signing_key(Some(k), None))
-        .transpose()?;
     let (index, platforms) = image::build_index(&image::MultiInputs {
         project,
         target: &target,
@@ -266,13 +282,14 @@ fn build_index(
         created,
         extra_files: &extra_files,
         subject: subject_name(args, &target)?,
-        sign_key: sign_key.as_ref(),
+        sign_key,
+        found,
     })?;
     let published = publisher.publish_index(&index)?;
     for r in &published.references {
         eprintln!("       Wrote {r} ({} platforms)", platforms.len());
     }
-    if let Some(key) = &sign_key {
+    if let Some(key) = sign_key {
         for reference in push_refs(args, &target) {
             let signed = sign::sign_pushed(
                 client,

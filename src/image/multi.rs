@@ -33,6 +33,8 @@ pub struct MultiInputs<'a> {
     pub subject: String,
     /// Signs each platform's provenance (DSSE) when given.
     pub sign_key: Option<&'a crate::sign::SigningKey>,
+    /// What the provenance records of the checkout and toolchain: read once for all platforms.
+    pub found: &'a crate::provenance::Found,
 }
 
 /// One platform of the index.
@@ -112,16 +114,12 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
         }
         // And one provenance per platform: it names that platform's manifest.
         if target.image.provenance {
-            let time = std::env::var(crate::settings::env::SOURCE_DATE_EPOCH)
-                .is_ok_and(|v| !v.trim().is_empty())
-                .then_some(inp.created);
-            let found = crate::provenance::Found::read(inp.project, time)?;
             let p = crate::provenance::Provenance::of_target(
                 &target,
                 inp.subject.clone(),
                 image.digest()?,
                 &base,
-                found,
+                inp.found.clone(),
             )?;
             image.attach(p.artifact(inp.sign_key)?);
         }
