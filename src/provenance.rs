@@ -164,6 +164,13 @@ impl Provenance {
     }
 }
 
+/// The provenance carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
+pub fn statement_time(created: u64) -> Option<u64> {
+    std::env::var(crate::settings::env::SOURCE_DATE_EPOCH)
+        .is_ok_and(|v| !v.trim().is_empty())
+        .then_some(created)
+}
+
 /// What the build found out besides the target: read after the compile, which may have
 /// written Cargo.lock.
 #[derive(Clone, Debug, Default)]

@@ -6,7 +6,7 @@ use cargo_gantry::healthcheck::Spec;
 use cargo_gantry::image::{self, Inputs, PlatformImage};
 use cargo_gantry::oci::layer::LayerCache;
 use cargo_gantry::oci::{Artifact, layout};
-use cargo_gantry::provenance::{Found, Provenance};
+use cargo_gantry::provenance::{self, Found, Provenance};
 use cargo_gantry::publish::{DockerArchive, DockerLoad, Multi, OciLayout, Publisher, Registry};
 use cargo_gantry::registry::{ClientOptions, ImageRef, PullOptions, PushOptions};
 use cargo_gantry::resolve::{self, Request, Target};
@@ -99,16 +99,6 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         .as_deref()
         .map(|k| sign::signing_key(Some(k), None))
         .transpose()?;
-    let found = match targets.iter().any(|t| t.image.provenance) {
-        // The statement carries a time only when SOURCE_DATE_EPOCH is set: never the clock.
-        true => Found::read(
-            &project,
-            std::env::var(env::SOURCE_DATE_EPOCH)
-                .is_ok_and(|v| !v.trim().is_empty())
-                .then_some(created),
-        )?,
-        false => Found::default(),
-    };
     if targets.iter().any(|t| t.is_multi_platform()) {
         if many && args.oci_layout.is_some() {
             return Err(Error::user(
@@ -127,7 +117,6 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
                 client: &client,
                 created,
                 sign_key: sign_key.as_ref(),
-                found: &found,
             };
             outcomes.push(build_index(args, &shared, target, &scratch)?);
         }
@@ -161,6 +150,12 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         });
     }
     let built = timings::time("compile", || image::compile_all(&project, &targets))?;
+    // After the compile: a project without Cargo.lock gets one from it, and the provenance
+    // records the lockfile the build used.
+    let found = match targets.iter().any(|t| t.image.provenance) {
+        true => Found::read(&project, provenance::statement_time(created))?,
+        false => Found::default(),
+    };
     let cache = layer_cache(&project.target_directory);
 
     let mut images = Vec::new();
@@ -248,7 +243,6 @@ struct Shared<'a> {
     client: &'a ClientOptions,
     created: u64,
     sign_key: Option<&'a sign::SigningKey>,
-    found: &'a Found,
 }
 
 fn build_index(
@@ -263,7 +257,6 @@ fn build_index(
         client,
         created,
         sign_key,
-        found,
     } = *shared;
     if args.docker_archive.is_some() {
         return Err(Error::user(
@@ -283,7 +276,6 @@ fn build_index(
         extra_files: &extra_files,
         subject: subject_name(args, &target)?,
         sign_key,
-        found,
     })?;
     let published = publisher.publish_index(&index)?;
     for r in &published.references {

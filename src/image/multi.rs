@@ -33,8 +33,6 @@ pub struct MultiInputs<'a> {
     pub subject: String,
     /// Signs each platform's provenance (DSSE) when given.
     pub sign_key: Option<&'a crate::sign::SigningKey>,
-    /// What the provenance records of the checkout and toolchain: read once for all platforms.
-    pub found: &'a crate::provenance::Found,
 }
 
 /// One platform of the index.
@@ -79,6 +77,7 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
         inp.project.target_directory.join("gantry").join("cache"),
     );
     let mut built = Vec::new();
+    let mut found: Option<crate::provenance::Found> = None;
     for (target, base) in planned {
         let within = format!("for `{}`", target.platform.platform);
         eprintln!("    Platform `{}`", target.platform.platform);
@@ -112,14 +111,23 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
             let document = sbom_of(&compiled, &summary, &base, inp.created)?.render(format)?;
             image.attach(crate::oci::Artifact::new(format.media_type(), document));
         }
-        // And one provenance per platform: it names that platform's manifest.
+        // And one provenance per platform: it names that platform's manifest. What it records
+        // of the checkout is read once, after the first compile (which writes a missing
+        // Cargo.lock).
         if target.image.provenance {
+            let found = match &found {
+                Some(f) => f,
+                None => found.insert(crate::provenance::Found::read(
+                    inp.project,
+                    crate::provenance::statement_time(inp.created),
+                )?),
+            };
             let p = crate::provenance::Provenance::of_target(
                 &target,
                 inp.subject.clone(),
                 image.digest()?,
                 &base,
-                inp.found.clone(),
+                found.clone(),
             )?;
             image.attach(p.artifact(inp.sign_key)?);
         }
