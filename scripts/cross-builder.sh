@@ -9,10 +9,11 @@
 # with CARGO_HOME=/usr/local/cargo like the official rust images (the generated Dockerfile
 # appends to /usr/local/cargo/config.toml). The copied packages are the dependency closure of
 # those roots on this machine, minus what the base image already has at the same version.
-# Also `gantry-test/distroless-cc-debian12:arm64`, an arm64 runtime like
-# gcr.io/distroless/cc-debian12:nonroot from the host's libc6:arm64 family (image config
-# architecture arm64: Docker 20.10 does not use a local image of another architecture for
-# `FROM --platform=linux/arm64 …`, it tries to pull one).
+# Also `gantry-test/distroless-cc-debian12:{amd64,arm64}`, runtimes like
+# gcr.io/distroless/cc-debian12:nonroot (plus zlib) from the host's libc6 family of each
+# architecture, each with its architecture in the image config: Docker 20.10 does not use a
+# local image of another architecture for `FROM --platform=linux/arm64 …`, it tries to pull one,
+# and its classic image store holds one architecture per tag.
 #
 # Needs: make-local-images.sh (debian:bookworm-slim) and setup-arm64.sh (the packages) first.
 # Idempotent: each image carries a fingerprint label and is rebuilt only when its inputs change.
@@ -25,12 +26,12 @@ FORCE=${FORCE:-0}
 WORK=${GANTRY_IMAGES_WORK:-/var/tmp/gantry-local-images}/cross
 BASE=debian:bookworm-slim
 BUILDER=gantry-test/rust-cross:1.96-bookworm
-RUNTIME=gantry-test/distroless-cc-debian12:arm64
+RUNTIME=gantry-test/distroless-cc-debian12
 REV=1
 ROOTS=(rustc-web:amd64 cargo-web:amd64 libstd-rust-web-dev:amd64 libstd-rust-web-dev:arm64
        gcc:amd64 libc6-dev:amd64 make:amd64 pkg-config:amd64 zlib1g-dev:amd64
        gcc-aarch64-linux-gnu:amd64 libc6-dev-arm64-cross:all zlib1g-dev:arm64 libssl-dev:arm64)
-RUNTIME_PKGS=(libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64 libssl3:arm64 zlib1g:arm64)
+RUNTIME_PKGS=(libc6 libgcc-s1 libstdc++6 libssl3 zlib1g)
 
 log() { printf '[cross-builder %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 sha() { sha256sum | cut -c1-16; }
@@ -40,7 +41,7 @@ fn_src() { sed -n "/^$1()/,/^}/p" "$0"; }
 
 [ "$(dpkg --print-architecture)" = amd64 ] || { log "needs an amd64 Debian host"; exit 1; }
 $DOCKER image inspect "$BASE" >/dev/null 2>&1 || { log "no $BASE: run make-local-images.sh first"; exit 1; }
-for p in "${ROOTS[@]}" "${RUNTIME_PKGS[@]}"; do
+for p in "${ROOTS[@]}" "${RUNTIME_PKGS[@]/%/:amd64}" "${RUNTIME_PKGS[@]/%/:arm64}"; do
   dpkg -s "$p" >/dev/null 2>&1 || { log "package $p is not installed: run setup-arm64.sh first"; exit 1; }
 done
 mkdir -p "$WORK"
@@ -132,7 +133,7 @@ pack() {
 closure "${ROOTS[@]}" > "$WORK/builder.pkgs"
 ca=/etc/ssl/certs/ca-certificates.crt
 fp=$( { echo "rev=$REV"; $DOCKER image inspect -f '{{.Id}}' "$BASE"; cat "$WORK/builder.pkgs"; sha256sum "$ca";
-        cat /usr/local/share/ca-certificates/*.crt 2>/dev/null | sha256sum; fn_src pack; fn_src closure; sed -n '/^# --- the builder/,/^# --- the runtime/p' "$0"; } | sha)
+        cat /usr/local/share/ca-certificates/*.crt 2>/dev/null | sha256sum; fn_src pack; fn_src closure; sed -n '/^# --- the builder/,/^# --- the runtimes/p' "$0"; } | sha)
 if fresh "$BUILDER" "$fp"; then
   log "$BUILDER up to date"
 else
@@ -165,23 +166,25 @@ EOF
   rm -rf "$ctx"
 fi
 
-# --- the runtime ---------------------------------------------------------------------------------
-closure "${RUNTIME_PKGS[@]}" > "$WORK/runtime.pkgs"
-fp=$( { echo "rev=$REV"; cat "$WORK/runtime.pkgs"; sha256sum "$ca"; sed -n '/^# --- the runtime/,$p' "$0"; } | sha)
-if fresh "$RUNTIME" "$fp"; then
-  log "$RUNTIME up to date"
-else
-  log "building $RUNTIME"
-  ctx=$WORK/ctx-runtime; rm -rf "$ctx"; mkdir -p "$ctx/root"
+# --- the runtimes --------------------------------------------------------------------------------
+# $1 Debian architecture (amd64|arm64)
+build_runtime() {
+  local arch=$1 img=$RUNTIME:$1 pkgs=()
+  for p in "${RUNTIME_PKGS[@]}"; do pkgs+=("$p:$arch"); done
+  closure "${pkgs[@]}" > "$WORK/runtime-$arch.pkgs"
+  local fp; fp=$( { echo "rev=$REV $arch"; cat "$WORK/runtime-$arch.pkgs"; sha256sum "$ca"; fn_src keep; fn_src build_runtime; } | sha)
+  if fresh "$img" "$fp"; then log "$img up to date"; return; fi
+  log "building $img"
+  local ctx=$WORK/ctx-runtime-$arch; rm -rf "$ctx"; mkdir -p "$ctx/root"
   while IFS== read -r pkg _; do
     dpkg -L "$pkg" | while read -r f; do
       if [ -L "$f" ] || [ -f "$f" ]; then echo "$f"; fi
     done
-  done < "$WORK/runtime.pkgs" | keep | grep -v -E '(^|/)s?bin/|^etc/' > "$ctx/files"
+  done < "$WORK/runtime-$arch.pkgs" | keep | grep -v -E '(^|/)s?bin/|^etc/' > "$ctx/files"
   tar -C / --no-recursion -T "$ctx/files" -cf - | tar -C "$ctx/root" -xf -
   ( cd "$ctx/root"
-    # merged /usr like Debian 12: /lib → usr/lib (the dynamic loader is /lib/ld-linux-aarch64.so.1)
-    for d in lib bin sbin; do [ -e "$d" ] || ln -s "usr/$d" "$d"; done
+    # merged /usr like Debian 12: the dynamic loader's path starts with /lib or /lib64
+    for d in lib lib64 bin sbin; do if [ -e "usr/$d" ] && [ ! -e "$d" ]; then ln -s "usr/$d" "$d"; fi; done
     mkdir -p etc/ssl/certs tmp home/nonroot
     cp "$ca" etc/ssl/certs/ca-certificates.crt
     printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > etc/passwd
@@ -189,11 +192,12 @@ else
     chmod 1777 tmp
   )
   if find "$ctx/root" \( -name sh -o -name bash -o -name dash \) -not -type d | grep -q .; then
-    log "a shell ended up in $RUNTIME"; exit 1
+    log "a shell ended up in $img"; exit 1
   fi
   tar -C "$ctx/root" --sort=name --mtime=@0 --numeric-owner -cf "$ctx/rootfs.tar" .
   rm -rf "$ctx/root"
-  # FROM scratch built for linux/arm64: the image config says arm64 (`docker import` would say amd64)
+  # FROM scratch built for the platform: the image config names its architecture (`docker
+  # import` on Docker 20.10 always says amd64)
   cat > "$ctx/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
@@ -202,7 +206,10 @@ USER 65532:65532
 WORKDIR /home/nonroot
 LABEL gantry.local-image.fingerprint=$fp
 EOF
-  $DOCKER build --platform linux/arm64 -t "$RUNTIME" "$ctx" >"$WORK/build-runtime.log" 2>&1 || { tail -30 "$WORK/build-runtime.log" >&2; exit 1; }
+  $DOCKER build --platform "linux/$arch" -t "$img" "$ctx" >"$WORK/build-runtime-$arch.log" 2>&1 \
+    || { tail -30 "$WORK/build-runtime-$arch.log" >&2; exit 1; }
   rm -rf "$ctx"
-fi
+}
+build_runtime amd64
+build_runtime arm64
 log "done"
