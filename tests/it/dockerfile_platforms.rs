@@ -169,9 +169,10 @@ fn dependencies_in(build: &Build, step: &str) -> Vec<String> {
         .collect()
 }
 
-/// One Dockerfile, built for amd64 and then for arm64: each image is right, and the arm64
-/// build's final step compiles no dependency even though the amd64 build used the target cache
-/// mount first (it must seed from its own, arm64, cooked layer).
+/// One Dockerfile, built for amd64, then for arm64, then for amd64 after an edit: each image is
+/// right, and no final build step compiles a dependency although all of them share one target
+/// cache mount (each must seed from its own platform's cooked layer when the mount last held
+/// another platform's build).
 #[test]
 fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compiles() {
     let Some(d) = docker() else { return };
@@ -223,6 +224,28 @@ fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compil
         assert_image(&d, &fx, &tag, arch, "chef");
         builds.push(tag);
     }
+
+    // Back to amd64 after an edit: the mount last held an arm64 build; amd64 seeds its own
+    // cooked dependencies again and compiles only the workspace's crates.
+    let main = fx.read("ws/crates/app/src/main.rs");
+    fx.file(
+        "ws/crates/app/src/main.rs",
+        &main.replacen("\"chef ", "\"edited ", 1),
+    );
+    d.tag(&format!("{RUNTIME}:amd64"), &format!("{RUNTIME}:nonroot"));
+    let build = d.build_for(&context, &dockerfile, &builds[0], AMD64.platform);
+    assert!(
+        build.step_cached("cargo gantry cook"),
+        "cook ran again after a source edit:\n{}",
+        build.log
+    );
+    let deps = dependencies_in(&build, "install -D target");
+    assert!(
+        deps.is_empty(),
+        "the amd64 rebuild compiled dependencies: {deps:?}\n{}",
+        build.log
+    );
+    assert_image(&d, &fx, &builds[0], &AMD64, "edited");
     for tag in builds {
         d.remove(&tag);
     }
