@@ -173,12 +173,9 @@ fn dependencies_in(build: &Build, step: &str) -> Vec<String> {
 /// right, and no final build step compiles a dependency although all of them share one target
 /// cache mount (each must seed from its own platform's cooked layer when the mount last held
 /// another platform's build).
-#[test]
-fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compiles() {
-    let Some(d) = docker() else { return };
-    let fx = Fixture::new();
-    workspace(&fx, "chef");
-    let dockerfile = dockerfile(&fx, &[]);
+/// `name` is the strategy, the program's greeting and the tags' repository.
+fn cooked_strategy_builds_each_platform(d: &Docker, fx: &Fixture, name: &str, args: &[&str]) {
+    let dockerfile = dockerfile(fx, args);
     let text = std::fs::read_to_string(&dockerfile).unwrap();
     let official = "gcr.io/distroless/cc-debian12:nonroot AS runtime";
     assert!(
@@ -198,7 +195,7 @@ fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compil
             &format!("{RUNTIME}:{}", arch.docker),
             &format!("{RUNTIME}:nonroot"),
         );
-        let tag = format!("gantry-pd-chef:{}", arch.docker);
+        let tag = format!("gantry-pd-{name}:{}", arch.docker);
         let build = d.build_for(&context, &dockerfile, &tag, arch.platform);
         assert!(
             dependencies_in(&build, "cargo gantry cook")
@@ -215,7 +212,7 @@ fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compil
             arch.docker,
             build.log
         );
-        assert_image(&d, &fx, &tag, arch, "chef");
+        assert_image(d, fx, &tag, arch, name);
         builds.push(tag);
     }
 
@@ -224,10 +221,12 @@ fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compil
     let main = fx.read("ws/crates/app/src/main.rs");
     fx.file(
         "ws/crates/app/src/main.rs",
-        &main.replacen("\"chef ", "\"edited ", 1),
+        &main.replacen(&format!("\"{name} "), "\"edited ", 1),
     );
     d.tag(&format!("{RUNTIME}:amd64"), &format!("{RUNTIME}:nonroot"));
-    let build = d.build_for(&context, &dockerfile, &builds[0], AMD64.platform);
+    // a tag of its own: a rebuild under an old tag would leave the old image behind, untagged
+    builds.push(format!("gantry-pd-{name}:amd64-edited"));
+    let build = d.build_for(&context, &dockerfile, &builds[2], AMD64.platform);
     assert!(
         build.step_cached("cargo gantry cook"),
         "cook ran again after a source edit:\n{}",
@@ -239,10 +238,33 @@ fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compil
         "the amd64 rebuild compiled dependencies: {deps:?}\n{}",
         build.log
     );
-    assert_image(&d, &fx, &builds[0], &AMD64, "edited");
+    assert_image(d, fx, &builds[2], &AMD64, "edited");
     for tag in builds {
         d.remove(&tag);
     }
+}
+
+#[test]
+fn chef_dockerfile_builds_amd64_then_arm64_from_one_file_without_emulated_compiles() {
+    let Some(d) = docker() else { return };
+    let fx = Fixture::new();
+    workspace(&fx, "chef");
+    cooked_strategy_builds_each_platform(&d, &fx, "chef", &[]);
+}
+
+/// `vendor` cooks like `chef`, offline from the vendored sources (the cc and pkg-config build
+/// dependencies among them).
+#[test]
+fn vendor_dockerfile_builds_amd64_then_arm64_offline_without_emulated_compiles() {
+    let Some(d) = docker() else { return };
+    let fx = Fixture::new();
+    workspace(&fx, "vendor");
+    let out = cargo(&fx.path("ws"))
+        .args(["vendor", "--locked", "vendor"])
+        .output()
+        .unwrap();
+    ok(out, "cargo vendor");
+    cooked_strategy_builds_each_platform(&d, &fx, "vendor", &["--strategy", "vendor"]);
 }
 
 /// `mounts` shares one target cache mount between the platforms: cargo keeps each target's
@@ -269,6 +291,8 @@ fn mounts_dockerfile_builds_both_platforms_and_an_edit_rebuilds_only_local_crate
             build.log
         );
         assert_image(&d, &fx, &tag, arch, "mounts");
+        // removed now: the rebuild below takes the same tag and would leave this image untagged
+        d.remove(&tag);
     }
     let main = fx.read("ws/crates/app/src/main.rs");
     fx.file(
