@@ -15,7 +15,8 @@
 # local image of another architecture for `FROM --platform=linux/arm64 …`, it tries to pull one,
 # and its classic image store holds one architecture per tag.
 #
-# Needs: make-local-images.sh (debian:bookworm-slim) and setup-arm64.sh (the packages) first.
+# Needs: an amd64 Debian 12 host, make-local-images.sh (debian:bookworm-slim) and setup-arm64.sh
+# (the arm64 packages) first; installs the other packages when missing.
 # Idempotent: each image carries a fingerprint label and is rebuilt only when its inputs change.
 # FORCE=1 rebuilds.
 set -euo pipefail
@@ -39,11 +40,23 @@ fp_of() { $DOCKER image inspect -f '{{index .Config.Labels "gantry.local-image.f
 fresh() { [ "$FORCE" != 1 ] && [ "$(fp_of "$1")" = "$2" ]; }
 fn_src() { sed -n "/^$1()/,/^}/p" "$0"; }
 
-[ "$(dpkg --print-architecture)" = amd64 ] || { log "needs an amd64 Debian host"; exit 1; }
+# The host's packages go onto $BASE: they must be Debian 12's.
+. /etc/os-release
+[ "${VERSION_CODENAME:-}" = bookworm ] && [ "$(dpkg --print-architecture)" = amd64 ] \
+  || { log "needs an amd64 Debian 12 (bookworm) host, not ${PRETTY_NAME:-unknown}"; exit 1; }
 $DOCKER image inspect "$BASE" >/dev/null 2>&1 || { log "no $BASE: run make-local-images.sh first"; exit 1; }
+missing=()
 for p in "${ROOTS[@]}" "${RUNTIME_PKGS[@]/%/:amd64}" "${RUNTIME_PKGS[@]/%/:arm64}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || { log "package $p is not installed: run setup-arm64.sh first"; exit 1; }
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  # the arm64 ones come from setup-arm64.sh (dpkg architecture arm64); the rest is plain Debian
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
 mkdir -p "$WORK"
 
 # Installed packages (name:arch=version) reachable from the arguments through Depends and
