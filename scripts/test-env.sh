@@ -3,8 +3,10 @@
 # docker.io, used through /usr/bin/docker with BuildKit), the local stand-ins for the base images
 # (../shared/docker/make-local-images.sh; nothing can be pulled here), the OCI validators (skopeo,
 # umoci, crun), check-jsonschema (GitHub's workflow schema), the distribution registry and
-# htpasswd for the registry tests, openssl for the signature tests, the arm64 cross toolchain and
-# the C libraries the ELF tests link against. Idempotent: a second run takes about a second.
+# htpasswd for the registry tests, openssl for the signature tests, the arm64 cross toolchain, the
+# C libraries the ELF tests link against, and the cross builder and arm64 runtime images of the
+# Dockerfile platform tests (scripts/cross-builder.sh). Idempotent: a second run takes about a
+# second.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +88,11 @@ if [ -f "$cross" ]; then
   fi
 else
   log "no shared/cross/setup-arm64.sh beside the checkout: the arm64 tests need it"; exit 1
+fi
+# The builder and runtime images of the cross-compiled Dockerfile tests, made from the packages
+# above (nothing pulled).
+if ! bash "$here/scripts/cross-builder.sh" >/var/tmp/gantry-cross-builder.log 2>&1; then
+  tail -30 /var/tmp/gantry-cross-builder.log >&2; log "cross-builder.sh failed"; exit 1
 fi
 # SBOM validators (PyPI) and the reader of cargo-auditable data (crates.io).
 python3 -c 'import spdx_tools, cyclonedx' >/dev/null 2>&1 \

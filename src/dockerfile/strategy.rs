@@ -3,7 +3,7 @@
 use super::planner;
 use super::render::{GANTRY, SRC, out_bin, workdir};
 use super::text::{Text, sh};
-use super::{Choice, DockerPlan, Strategy};
+use super::{Choice, DockerPlan, Strategy, TRIPLE_FILE};
 
 /// The mounts and shell prefix that give cargo the registry token, when there is a mirror.
 fn token(plan: &DockerPlan) -> (Vec<String>, String) {
@@ -69,12 +69,28 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
         "The cooked target dir moves to /gantry/cooked: the build below mounts a cache over \
          target/ and seeds it from there.",
     );
+    // The marker says what the cooked dir holds: the flags, the recipe, the platform it was
+    // compiled on (rustc's host; the build stages of a Dockerfile without `--platform` run on
+    // each platform being built, emulated or not) and, when the platform picks it, the target.
+    // Every platform uses the same cache mount (Docker 20.10's frontend does not expand a
+    // build arg in a mount id), so with flags and recipe alone an arm64 build would find an
+    // amd64 build's equal marker and compile every dependency itself.
+    let host = if plan.cross.is_empty() {
+        " \"$(rustc -vV | sed -n 's/^host: //p')\"".to_owned()
+    } else {
+        String::new()
+    };
+    let triple = if plan.target_from_platform {
+        format!(" \"$(cat {TRIPLE_FILE})\"")
+    } else {
+        String::new()
+    };
     t.run(
         &mounts,
         &[
             format!("{prefix}cargo gantry cook --recipe-path {GANTRY}/recipe.json {args}"),
             format!(
-                "echo {} \"$(sha256sum < {GANTRY}/recipe.json)\" > target/.gantry-cooked",
+                "echo {}{host}{triple} \"$(sha256sum < {GANTRY}/recipe.json)\" > target/.gantry-cooked",
                 sh(&args)
             ),
             format!("mv target {GANTRY}/cooked"),
@@ -84,8 +100,9 @@ pub(super) fn chef(t: &mut Text, plan: &DockerPlan) {
         "The real build. target/ is a BuildKit cache mount (locked: one build at a time uses \
          it), so a rebuild after an edit reuses the previous build's outputs like a local \
          `cargo build` does, and no compiled files are copied into a new layer. An empty or \
-         stale mount (a fresh builder, or a new recipe) is first seeded from the cooked layer, \
-         so dependencies are never compiled here. The binary leaves the mount in the same RUN.",
+         stale mount (a fresh builder, a new recipe, or a last build for another platform: all \
+         platforms share the mount) is first seeded from the cooked layer, so dependencies are \
+         never compiled here. The binary leaves the mount in the same RUN.",
     );
     let mut mounts = mounts;
     t.comment(

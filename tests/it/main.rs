@@ -7,6 +7,7 @@ mod build_image;
 mod ci_github;
 mod dockerfile_cli;
 mod dockerfile_e2e;
+mod dockerfile_platforms;
 mod dockerfile_snapshots;
 mod engine;
 mod healthcheck;

@@ -122,6 +122,17 @@ impl Build {
             .collect()
     }
 
+    /// Crates that cargo compiled in the step whose instruction contains `needle`.
+    pub fn compiled_in(&self, needle: &str) -> Vec<String> {
+        self.step(needle)
+            .iter()
+            .filter_map(|l| {
+                l.split_once(" Compiling ")
+                    .map(|(_, c)| c.trim().to_owned())
+            })
+            .collect()
+    }
+
     pub fn step_cached(&self, needle: &str) -> bool {
         self.step(needle).iter().any(|l| l.ends_with(" CACHED"))
     }
@@ -154,7 +165,28 @@ impl Docker {
         build
     }
 
+    /// `docker build --platform platform` (one platform: Docker 20.10 has no buildx here).
+    pub fn build_for(&self, context: &Path, dockerfile: &Path, tag: &str, platform: &str) -> Build {
+        let (ok, build) = self.try_build_with(context, dockerfile, tag, &["--platform", platform]);
+        assert!(
+            ok,
+            "docker build --platform {platform} failed:\n{}",
+            build.log
+        );
+        build
+    }
+
     fn try_build(&self, context: &Path, dockerfile: &Path, tag: &str) -> (bool, Build) {
+        self.try_build_with(context, dockerfile, tag, &[])
+    }
+
+    fn try_build_with(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        tag: &str,
+        extra: &[&str],
+    ) -> (bool, Build) {
         let out = cmd()
             .args([
                 "build",
@@ -162,6 +194,7 @@ impl Docker {
                 "--build-arg",
                 "GANTRY_FROM=image",
             ])
+            .args(extra)
             .arg("-f")
             .arg(dockerfile)
             .args(["-t", tag])
@@ -179,6 +212,59 @@ impl Docker {
             "docker run",
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker run --rm --platform platform tag` (emulated when it is not this machine's): its
+    /// stdout.
+    pub fn run_on(&self, tag: &str, platform: &str) -> String {
+        let out = ok(
+            cmd()
+                .args(["run", "--rm", "--platform", platform, tag])
+                .output()
+                .unwrap(),
+            "docker run",
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The image config's `architecture`.
+    pub fn architecture(&self, tag: &str) -> String {
+        let out = cmd()
+            .args(["image", "inspect", "-f", "{{.Architecture}}", tag])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ok(out, "docker inspect").stdout)
+            .trim()
+            .to_owned()
+    }
+
+    /// The bytes of the file `path` in image `tag` (through a created, never started container).
+    pub fn file(&self, tag: &str, path: &str, dir: &Path) -> Vec<u8> {
+        let out = ok(
+            cmd().args(["create", tag]).output().unwrap(),
+            "docker create",
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let dest = dir.join("copied-out");
+        let copied = cmd()
+            .arg("cp")
+            .arg(format!("{id}:{path}"))
+            .arg(&dest)
+            .output()
+            .unwrap();
+        let _ = cmd().args(["rm", &id]).output();
+        ok(copied, "docker cp");
+        let bytes = std::fs::read(&dest).unwrap();
+        std::fs::remove_file(&dest).unwrap();
+        bytes
+    }
+
+    /// `docker tag from to`.
+    pub fn tag(&self, from: &str, to: &str) {
+        ok(
+            cmd().args(["tag", from, to]).output().unwrap(),
+            "docker tag",
+        );
     }
 
     /// The image's configured user.
