@@ -107,7 +107,28 @@ pub fn resolve_graph(
 }
 
 /// `rustc -vV` of the toolchain cargo runs with in `dir`: version, commit, host, LLVM.
+/// With the inherited toolchain it is asked once per directory and process (a build needs it
+/// for the host triple and again for the provenance; each ask costs ~10 ms through rustup).
 pub fn rustc_version(dir: &Path, toolchain: Toolchain) -> Result<String> {
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    if toolchain != Toolchain::Inherited {
+        return ask_rustc_version(dir, toolchain);
+    }
+    let seen = |d: &Path| {
+        let list = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().find(|(k, _)| k == d).map(|(_, v)| v.clone())
+    };
+    if let Some(text) = seen(dir) {
+        return Ok(text);
+    }
+    let text = ask_rustc_version(dir, toolchain)?;
+    SEEN.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((dir.to_path_buf(), text.clone()));
+    Ok(text)
+}
+
+fn ask_rustc_version(dir: &Path, toolchain: Toolchain) -> Result<String> {
     let mut cmd = process::command("rustc", dir);
     cmd.arg("-vV");
     for var in toolchain.removed_env() {
