@@ -278,4 +278,56 @@ mod tests {
             [PathBuf::from("/etc/ssl/certs/ca-certificates.crt")]
         );
     }
+
+    #[test]
+    fn the_first_list_in_name_order_owns_a_shared_path_and_only_wanted_paths_are_owned() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let info = r.join("var/lib/dpkg/info");
+        std::fs::create_dir_all(&info).unwrap();
+        // Both list the directory; `base-files` sorts first. `zlib1g:arm64` is multiarch.
+        std::fs::write(
+            info.join("zlib1g:arm64.list"),
+            "/usr/lib\n/usr/lib/aarch64-linux-gnu/libz.so.1\n",
+        )
+        .unwrap();
+        std::fs::write(info.join("base-files.list"), "/usr/lib\n/etc/issue\n").unwrap();
+        std::fs::write(
+            r.join("var/lib/dpkg/status"),
+            "Package: zlib1g\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1:1.2.13\n\n\
+             Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4\n\n\
+             Package: gone\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1\n",
+        )
+        .unwrap();
+        let files = [
+            PathBuf::from("/usr/lib"),
+            PathBuf::from("/usr/lib/aarch64-linux-gnu/libz.so.1"),
+        ];
+        let found = owners(r, &files).unwrap();
+        let owned: Vec<(&str, &str, &str, Vec<String>)> = found
+            .packages
+            .iter()
+            .map(|p| {
+                (
+                    p.name.as_str(),
+                    p.arch.as_str(),
+                    p.version.as_str(),
+                    p.files.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            owned,
+            [
+                ("base-files", "amd64", "12.4", vec!["/usr/lib".to_owned()]),
+                (
+                    "zlib1g",
+                    "arm64",
+                    "1:1.2.13",
+                    vec!["/usr/lib/aarch64-linux-gnu/libz.so.1".to_owned()]
+                ),
+            ]
+        );
+        assert!(found.unowned.is_empty());
+    }
 }
