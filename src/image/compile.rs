@@ -79,13 +79,18 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
         ));
     }
     // The resolve graph needs no build: it is known before the link that embeds it.
-    let graphing = crate::timings::stage("dependency graph");
+    let graphing = std::time::Instant::now();
     let triple = match &cargo.target {
         Some(t) => t.clone(),
         None => cargo::host_triple(&project.root, Toolchain::Inherited)?,
     };
-    let graph = cargo::resolve_graph(&project.root, Toolchain::Inherited, &cargo, &triple)?;
-    drop(graphing);
+    let graphs = project.target_directory.join("gantry/cache/graph");
+    let (graph, lookup) = super::graph_cache::resolve_graph(project, &cargo, &triple, &graphs)?;
+    let hit = match lookup {
+        super::graph_cache::Lookup::Hit => " (cached)",
+        super::graph_cache::Lookup::Miss => "",
+    };
+    crate::timings::record(format!("dependency graph{hit}"), graphing.elapsed());
     let lockfile = project.lockfile.as_deref();
     let dir = cargo.target_dir.clone().unwrap_or_default();
     let mut links = BTreeMap::new();
