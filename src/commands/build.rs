@@ -58,6 +58,9 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             ),
         );
     }
+    // The host triple and the provenance need `rustc -vV`; it runs while cargo reads the
+    // workspace (a toolchain is picked per directory: it is asked again if the root differs).
+    cargo_gantry::cargo::prefetch_rustc_version(&cwd);
     let project = timings::time("analyze", || {
         project::analyze(&cwd, args.manifest_path.as_deref())
     })?;
