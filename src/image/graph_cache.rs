@@ -50,10 +50,10 @@ pub fn resolve_graph(
         return Ok((graph, Lookup::Hit));
     }
     let graph = ask()?;
-    if let Ok(bytes) = serde_json::to_vec(&graph) {
-        if crate::fsutil::write_atomic(&path, &bytes).is_ok() {
-            prune(dir);
-        }
+    if let Ok(bytes) = serde_json::to_vec(&graph)
+        && crate::fsutil::write_atomic(&path, &bytes).is_ok()
+    {
+        prune(dir);
     }
     Ok((graph, Lookup::Miss))
 }
@@ -139,7 +139,7 @@ fn prune(dir: &Path) {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
-    graphs.sort_by(|a, b| b.0.cmp(&a.0));
+    graphs.sort_by_key(|g| std::cmp::Reverse(g.0));
     for (_, old) in graphs.into_iter().skip(KEEP) {
         let _ = std::fs::remove_file(old);
     }
