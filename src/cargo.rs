@@ -107,7 +107,48 @@ pub fn resolve_graph(
 }
 
 /// `rustc -vV` of the toolchain cargo runs with in `dir`: version, commit, host, LLVM.
+/// With the inherited toolchain it is asked once per directory and process (a build needs it
+/// for the host triple and again for the provenance; each ask costs 20–60 ms through rustup,
+/// most of it loading rustc's driver), and [`prefetch_rustc_version`] can ask it early.
 pub fn rustc_version(dir: &Path, toolchain: Toolchain) -> Result<String> {
+    if toolchain != Toolchain::Inherited {
+        return ask_rustc_version(dir, toolchain);
+    }
+    // A failed ask is asked again here, so that its error is the one reported.
+    match version_slot(dir).get_or_init(|| ask_rustc_version(dir, toolchain).ok()) {
+        Some(text) => Ok(text.clone()),
+        None => ask_rustc_version(dir, toolchain),
+    }
+}
+
+/// Start asking `rustc -vV` in `dir` on another thread, so that it runs while the caller does
+/// other work (such as `cargo metadata`); [`rustc_version`] then waits for it instead of
+/// asking again.
+pub fn prefetch_rustc_version(dir: &Path) {
+    let slot = version_slot(dir);
+    if slot.get().is_some() {
+        return;
+    }
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        slot.get_or_init(|| ask_rustc_version(&dir, Toolchain::Inherited).ok());
+    });
+}
+
+type VersionSlot = std::sync::Arc<std::sync::OnceLock<Option<String>>>;
+
+fn version_slot(dir: &Path) -> VersionSlot {
+    static SLOTS: std::sync::Mutex<Vec<(PathBuf, VersionSlot)>> = std::sync::Mutex::new(Vec::new());
+    let mut slots = SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, slot)) = slots.iter().find(|(d, _)| d == dir) {
+        return slot.clone();
+    }
+    let slot = VersionSlot::default();
+    slots.push((dir.to_path_buf(), slot.clone()));
+    slot
+}
+
+fn ask_rustc_version(dir: &Path, toolchain: Toolchain) -> Result<String> {
     let mut cmd = process::command("rustc", dir);
     cmd.arg("-vV");
     for var in toolchain.removed_env() {

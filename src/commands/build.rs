@@ -58,6 +58,9 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             ),
         );
     }
+    // The host triple and the provenance need `rustc -vV`; it runs while cargo reads the
+    // workspace (a toolchain is picked per directory: it is asked again if the root differs).
+    cargo_gantry::cargo::prefetch_rustc_version(&cwd);
     let project = timings::time("analyze", || {
         project::analyze(&cwd, args.manifest_path.as_deref())
     })?;
@@ -153,7 +156,9 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
     // After the compile: a project without Cargo.lock gets one from it, and the provenance
     // records the lockfile the build used.
     let found = match targets.iter().any(|t| t.image.provenance) {
-        true => Found::read(&project, provenance::statement_time(created))?,
+        true => timings::time("provenance facts", || {
+            Found::read(&project, provenance::statement_time(created))
+        })?,
         false => Found::default(),
     };
     let cache = layer_cache(&project.target_directory);
@@ -175,10 +180,12 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         })?;
         timings::time("config", || image.digest())?;
         for format in &prep.formats {
+            let _t = timings::stage(format!("sbom {}", format.name()));
             let document = image::sbom_of(built, &summary, &prep.base, created)?.render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
         }
         if target.image.provenance {
+            let _t = timings::stage("provenance");
             let name = subject_name(args, target)?;
             let p =
                 Provenance::of_target(target, name, image.digest()?, &prep.base, found.clone())?;

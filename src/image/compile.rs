@@ -79,11 +79,18 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
         ));
     }
     // The resolve graph needs no build: it is known before the link that embeds it.
+    let graphing = std::time::Instant::now();
     let triple = match &cargo.target {
         Some(t) => t.clone(),
         None => cargo::host_triple(&project.root, Toolchain::Inherited)?,
     };
-    let graph = cargo::resolve_graph(&project.root, Toolchain::Inherited, &cargo, &triple)?;
+    let graphs = project.target_directory.join("gantry/cache/graph");
+    let (graph, lookup) = super::graph_cache::resolve_graph(project, &cargo, &triple, &graphs)?;
+    let hit = match lookup {
+        super::graph_cache::Lookup::Hit => " (cached)",
+        super::graph_cache::Lookup::Miss => "",
+    };
+    crate::timings::record(format!("dependency graph{hit}"), graphing.elapsed());
     let lockfile = project.lockfile.as_deref();
     let dir = cargo.target_dir.clone().unwrap_or_default();
     let mut links = BTreeMap::new();
@@ -114,7 +121,7 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
     let command = build.command_line();
     let names: Vec<String> = targets.iter().map(|t| format!("`{}`", t.bin)).collect();
     eprintln!("   Compiling {} with: {command}", names.join(", "));
-    let compiled = build.run().map_err(|e| {
+    let compiled = crate::timings::time("cargo build", || build.run()).map_err(|e| {
         let tools = lockfile.and_then(crate::dockerfile::native::missing_tools_hint);
         e.with_hint(tools.unwrap_or_else(|| {
             "fix the build error above; `cargo build` with the same flags shows it too".into()

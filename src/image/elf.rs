@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, ProgramHeader};
-use object::{Endianness, FileKind};
+use object::{Endianness, FileKind, ReadCache, ReadRef};
 
 pub use abi::{Abi, ByteOrder, Class};
 pub use glibc::GlibcVersion;
@@ -55,16 +55,22 @@ pub struct ElfInfo {
 }
 
 impl ElfInfo {
+    /// Read the ELF file at `path`. Only the headers and the dynamic, string and version
+    /// tables are read, not the whole file (a release binary with debug info is tens of MB).
     pub fn read(path: &Path) -> Result<ElfInfo> {
-        let data = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-        ElfInfo::parse(path, &data)
+        let file = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+        ElfInfo::parse_from(path, &ReadCache::new(file))
     }
 
     /// Parse `data`, the contents of `path` (named in errors).
     pub fn parse(path: &Path, data: &[u8]) -> Result<ElfInfo> {
+        ElfInfo::parse_from(path, data)
+    }
+
+    fn parse_from<'data, R: ReadRef<'data>>(path: &Path, data: R) -> Result<ElfInfo> {
         match FileKind::parse(data) {
-            Ok(FileKind::Elf32) => parse_elf::<FileHeader32<Endianness>>(path, data, Class::Elf32),
-            Ok(FileKind::Elf64) => parse_elf::<FileHeader64<Endianness>>(path, data, Class::Elf64),
+            Ok(FileKind::Elf32) => parse_elf::<FileHeader32<Endianness>, R>(path, data, Class::Elf32),
+            Ok(FileKind::Elf64) => parse_elf::<FileHeader64<Endianness>, R>(path, data, Class::Elf64),
             _ => Err(Error::user(format!("`{}` is not an ELF file", path.display())).with_hint(
                 "gantry packages Linux executables; pass the compiled binary, not a script or source file",
             )),
@@ -85,9 +91,10 @@ impl ElfInfo {
     }
 }
 
-fn parse_elf<Elf>(path: &Path, data: &[u8], class: Class) -> Result<ElfInfo>
+fn parse_elf<'data, Elf, R>(path: &Path, data: R, class: Class) -> Result<ElfInfo>
 where
     Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
 {
     let malformed = |e: object::read::Error| {
         Error::user(format!("`{}` is not a valid ELF file", path.display())).caused_by(e)

@@ -5,6 +5,7 @@ pub mod build;
 pub mod certs;
 pub mod compile;
 pub mod elf;
+pub mod graph_cache;
 pub mod ldso;
 pub mod multi;
 

@@ -84,3 +84,85 @@ fn a_damaged_cache_blob_is_rebuilt_and_the_image_is_unchanged() {
     );
     assert_eq!(first, third);
 }
+
+fn graph_cached(stderr: &str) -> bool {
+    stderr.contains("timing  dependency graph (cached)")
+}
+
+/// The names of the packages the SBOM in `layout` lists.
+fn sbom_packages(layout: &Path) -> Vec<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let sbom = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["artifactType"] == "application/spdx+json")
+        .expect("an SPDX referrer in the layout");
+    let blob = |d: &str| std::fs::read(layout.join("blobs/sha256").join(&d[7..])).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(sbom["digest"].as_str().unwrap())).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
+    let mut names: Vec<String> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_dependency_graph_is_reused_after_an_edit_and_asked_again_when_a_manifest_changes() {
+    let fx = Fixture::new();
+    fx.bin_package("app", "app", "", "hi").lock("app");
+    fx.file("helper/Cargo.toml", &manifest("helper", "")).file(
+        "helper/src/lib.rs",
+        "pub fn word() -> &'static str { \"hi\" }\n",
+    );
+    let app = fx.path("app");
+    let (first, err) = build(&app, &["--oci-layout", "oci-1"]);
+    assert!(!graph_cached(&err), "{err}");
+    // A source edit: the graph is the stored one, and the image is what an uncached build makes.
+    fx.file("app/src/main.rs", "fn main() { println!(\"hello\"); }\n");
+    let (edited, err) = build(&app, &["--oci-layout", "oci-2"]);
+    assert!(graph_cached(&err), "{err}");
+    assert_ne!(first, edited);
+    std::fs::remove_dir_all(app.join("target/gantry/cache/graph")).unwrap();
+    let (uncached, err) = build(&app, &["--oci-layout", "oci-3"]);
+    assert!(!graph_cached(&err), "{err}");
+    assert_eq!(edited, uncached);
+    assert_eq!(
+        sbom_packages(&app.join("oci-2")),
+        sbom_packages(&app.join("oci-3"))
+    );
+    assert!(!sbom_packages(&app.join("oci-3")).contains(&"helper".to_owned()));
+
+    // A new dependency changes the manifest (and the lockfile): the graph is asked again and
+    // the SBOM names the new package.
+    fx.file(
+        "app/Cargo.toml",
+        &manifest("app", "helper = { path = \"../helper\" }"),
+    )
+    .file(
+        "app/src/main.rs",
+        "fn main() { println!(\"{}\", helper::word()); }\n",
+    );
+    let (_, err) = build(&app, &["--oci-layout", "oci-4"]);
+    assert!(!graph_cached(&err), "{err}");
+    assert!(sbom_packages(&app.join("oci-4")).contains(&"helper".to_owned()));
+
+    // A stored graph that is not cargo's JSON is asked again, not an error.
+    let dir = app.join("target/gantry/cache/graph");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::write(entry.unwrap().path(), "{ not a graph").unwrap();
+    }
+    let (_, err) = build(&app, &["--oci-layout", "oci-5"]);
+    assert!(!graph_cached(&err), "{err}");
+    assert_eq!(
+        sbom_packages(&app.join("oci-4")),
+        sbom_packages(&app.join("oci-5"))
+    );
+}

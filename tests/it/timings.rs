@@ -64,11 +64,15 @@ fn build_timings_name_every_stage_on_stderr_and_in_the_json_summary() {
         "analyze",
         "resolve",
         "compile",
+        "dependency graph",
+        "cargo build",
         "elf",
         "libraries",
         "layer runtime",
         "layer app",
         "config",
+        "sbom spdx",
+        "provenance",
         "output oci-layout",
         "output docker-archive",
         "total",
@@ -79,6 +83,11 @@ fn build_timings_name_every_stage_on_stderr_and_in_the_json_summary() {
     let total = json.iter().find(|(n, _)| n == "total").unwrap().1;
     let compile = json.iter().find(|(n, _)| n == "compile").unwrap().1;
     assert!(total >= compile, "total {total} < compile {compile}");
+    let cargo = json.iter().find(|(n, _)| n == "cargo build").unwrap().1;
+    assert!(
+        compile >= cargo,
+        "compile {compile} < its cargo build {cargo}"
+    );
     // Timings go to stderr only: stdout stays one JSON document.
     assert!(!stdout(&out).contains("timing "), "{}", stdout(&out));
 }

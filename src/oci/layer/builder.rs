@@ -6,7 +6,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use flate2::{Compression, GzBuilder};
+use gzp::deflate::Gzip;
+use gzp::par::compress::{ParCompress, ParCompressBuilder};
+use gzp::{Compression, ZWriter};
 use oci_spec::image::MediaType;
 
 use super::{Content, Layer};
@@ -18,8 +20,11 @@ use crate::oci::digest::{Digest, HashingWriter};
 /// go-containerregistry (ko) does: on a 27 MB binary it compresses in about a third of the time
 /// of level 6 for ~14% more bytes, and the application layer is recompressed on every rebuild.
 const GZIP_LEVEL: u32 = 1;
-/// "Unknown" OS byte in the gzip header, instead of whatever the building machine is.
-const GZIP_OS_UNKNOWN: u8 = 255;
+/// The tar stream is compressed in blocks of this size on every core, each block a raw deflate
+/// stream ended on a byte boundary, all in one gzip member (pigz's scheme, without priming a
+/// block with the one before: +0.1% bytes on a 27 MB binary at 1 MiB). Pinned: the bytes
+/// depend on it and on the level, never on the number of threads.
+const GZIP_BLOCK: usize = 1024 * 1024;
 /// Mode of parent directories the builder adds on its own.
 const PARENT_DIR_MODE: u32 = 0o755;
 
@@ -135,6 +140,7 @@ impl LayerBuilder {
         put(producer.as_bytes());
         put(&self.mtime.to_le_bytes());
         put(&GZIP_LEVEL.to_le_bytes());
+        put(&(GZIP_BLOCK as u64).to_le_bytes());
         for (path, entry) in &self.entries {
             put(path.as_bytes());
             put(&[
@@ -180,18 +186,21 @@ impl LayerBuilder {
         let where_ = temp.to_path_buf();
         let io_err = |e: std::io::Error| Error::io("write layer", &where_, e);
 
-        // tar -> hash (diff_id) -> gzip -> hash (digest) -> file
+        // tar -> hash (diff_id) -> gzip (parallel) -> hash (digest) -> file
         let blob = HashingWriter::new(BufWriter::new(file));
-        let gzip = GzBuilder::new()
-            .mtime(0)
-            .operating_system(GZIP_OS_UNKNOWN)
-            .write(blob, Compression::new(GZIP_LEVEL));
-        let mut tar = tar::Builder::new(HashingWriter::new(gzip));
+        let mut tar = tar::Builder::new(HashingWriter::new(gzip_writer(blob)?));
         for (path, entry) in &entries {
             append(&mut tar, path, entry, self.mtime)?;
         }
-        let (gzip, diff_id, _) = tar.into_inner().map_err(io_err)?.finish();
-        let (buffered, digest, size) = gzip.finish().map_err(io_err)?.finish();
+        let (mut gzip, diff_id, _) = tar.into_inner().map_err(io_err)?.finish();
+        let blob = gzip.finish().map_err(|e| {
+            Error::failure(format!(
+                "failed to compress the layer `{}`",
+                where_.display()
+            ))
+            .caused_by(e)
+        })?;
+        let (buffered, digest, size) = blob.finish();
         buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
         let source = BlobSource::Temp(Arc::new(temp));
         Ok(Layer {
@@ -202,6 +211,27 @@ impl LayerBuilder {
             source,
         })
     }
+}
+
+/// A gzip writer that compresses on every core; its bytes do not depend on how many there are.
+fn gzip_writer<W: Write + Send + 'static>(out: W) -> Result<ParCompress<'static, Gzip, W>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    gzip_writer_with(out, threads)
+}
+
+pub(super) fn gzip_writer_with<W: Write + Send + 'static>(
+    out: W,
+    threads: usize,
+) -> Result<ParCompress<'static, Gzip, W>> {
+    let failed =
+        |e: gzp::GzpError| Error::failure("failed to start the layer compressor").caused_by(e);
+    Ok(ParCompressBuilder::<Gzip>::new()
+        .buffer_size(GZIP_BLOCK)
+        .map_err(failed)?
+        .num_threads(threads)
+        .map_err(failed)?
+        .compression_level(Compression::new(GZIP_LEVEL))
+        .from_writer(out))
 }
 
 /// `/a//b/./c/` -> `a/b/c`; `..` is refused so that no entry can point outside the root.

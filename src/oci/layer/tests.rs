@@ -211,3 +211,54 @@ fn a_missing_host_file_names_its_path() {
         err.message()
     );
 }
+
+/// Several blocks of input that compress unevenly (text, then noise, then zeros).
+fn uneven_input() -> Vec<u8> {
+    let mut data = Vec::new();
+    for i in 0..40_000u32 {
+        data.extend_from_slice(format!("line {i} of a layer\n").as_bytes());
+    }
+    let mut x = 0x2545_f491_u32;
+    for _ in 0..1_500_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data.push(x as u8);
+    }
+    data.resize(data.len() + 700_000, 0);
+    data
+}
+
+#[test]
+fn parallel_gzip_bytes_do_not_depend_on_the_thread_count_and_decompress_to_the_input() {
+    use std::io::Write;
+    let data = uneven_input();
+    assert!(
+        data.len() > 2 * 1024 * 1024,
+        "the input spans several blocks"
+    );
+    let compress = |threads: usize| {
+        let mut z = builder::gzip_writer_with(Vec::new(), threads).unwrap();
+        // Uneven writes, as tar makes them.
+        for piece in data.chunks(70_001) {
+            z.write_all(piece).unwrap();
+        }
+        gzp::ZWriter::finish(&mut z).unwrap()
+    };
+    let one = compress(1);
+    assert_eq!(compress(3), one);
+    assert_eq!(compress(8), one);
+    // One gzip member: a single-member decoder (as `oci::unpack` uses) reads all of it.
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(one.as_slice())
+        .read_to_end(&mut back)
+        .unwrap();
+    assert!(back == data, "round trip changed the bytes");
+    // The noise does not compress; the text and the zeros do.
+    assert!(
+        one.len() * 10 < data.len() * 6,
+        "compressed {} of {}",
+        one.len(),
+        data.len()
+    );
+}
