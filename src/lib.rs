@@ -12,6 +12,7 @@
 //!   skeleton::cook(&CookOptions)                         recreate it, compile dependencies (cook)
 //!   dockerfile::plan(&Project, &Target, ..) -> DockerPlan; render() -> Dockerfile + .dockerignore
 //!   image::compile(&Project, &Target) -> Built          cargo build on the host, paths remapped
+//!                                                       (graph_cache: the dependency graph between builds)
 //!   image::build(&Inputs) -> oci::Image                 the binary + exactly the libs it needs
 //! publish::Publisher                     OCI layout, docker archive, engine load, registry
 //! registry::pull() -> oci::Image / registry::push()     base images from, and images to, a registry
