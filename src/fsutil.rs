@@ -24,3 +24,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io("write", path, e.error))?;
     Ok(())
 }
+
+/// Mark a cache entry as just used (for [`keep_newest`]); failures are ignored.
+pub fn touch(path: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Keep the `keep` most recently used `*.json` entries of the cache directory `dir`; the
+/// others, and nothing else, are removed. Failures are ignored (a cache only saves time).
+pub fn keep_newest(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, old) in found.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(old);
+    }
+}

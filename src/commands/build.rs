@@ -181,7 +181,9 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
         timings::time("config", || image.digest())?;
         for format in &prep.formats {
             let _t = timings::stage(format!("sbom {}", format.name()));
-            let document = image::sbom_of(built, &summary, &prep.base, created)?.render(*format)?;
+            let dpkg = project.target_directory.join("gantry/cache/dpkg");
+            let document = image::sbom_of(built, &summary, &prep.base, created, Some(&dpkg))?
+                .render(*format)?;
             image.attach(Artifact::new(format.media_type(), document));
         }
         if target.image.provenance {

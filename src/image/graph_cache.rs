@@ -46,14 +46,14 @@ pub fn resolve_graph(
     };
     let path = dir.join(format!("{key}.json"));
     if let Some(graph) = stored(&path, &project.root) {
-        touch(&path);
+        crate::fsutil::touch(&path);
         return Ok((graph, Lookup::Hit));
     }
     let graph = ask()?;
     if let Ok(bytes) = serde_json::to_vec(&graph)
         && crate::fsutil::write_atomic(&path, &bytes).is_ok()
     {
-        prune(dir);
+        crate::fsutil::keep_newest(dir, KEEP);
     }
     Ok((graph, Lookup::Miss))
 }
@@ -119,28 +119,4 @@ fn stored(path: &Path, root: &Path) -> Option<Metadata> {
     let text = std::fs::read_to_string(path).ok()?;
     let graph = MetadataCommand::parse(text).ok()?;
     (graph.workspace_root.as_std_path() == root).then_some(graph)
-}
-
-/// Mark an entry as just used (pruning keeps the most recently used).
-fn touch(path: &Path) {
-    if let Ok(f) = std::fs::File::options().append(true).open(path) {
-        let _ = f.set_modified(std::time::SystemTime::now());
-    }
-}
-
-/// Keep the `KEEP` most recently used graphs.
-fn prune(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut graphs: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .collect();
-    graphs.sort_by_key(|g| std::cmp::Reverse(g.0));
-    for (_, old) in graphs.into_iter().skip(KEEP) {
-        let _ = std::fs::remove_file(old);
-    }
 }

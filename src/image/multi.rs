@@ -108,7 +108,9 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
         .map_err(|e| e.within(&within))?;
         // One SBOM per platform: each binary has its own crates and runtime files.
         for format in crate::sbom::formats(&target.image.sbom)? {
-            let document = sbom_of(&compiled, &summary, &base, inp.created)?.render(format)?;
+            let dpkg = inp.project.target_directory.join("gantry/cache/dpkg");
+            let document =
+                sbom_of(&compiled, &summary, &base, inp.created, Some(&dpkg))?.render(format)?;
             image.attach(crate::oci::Artifact::new(format.media_type(), document));
         }
         // And one provenance per platform: it names that platform's manifest. What it records
@@ -142,15 +144,19 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
 }
 
 /// The SBOM of an image: the binary's crates, the runtime files copied from this machine (by
-/// Debian package when dpkg knows them) and the base image by digest.
+/// Debian package when dpkg knows them; `cache` keeps that lookup) and the base image by digest.
 pub fn sbom_of(
     built: &image::Built,
     summary: &image::Summary,
     base: &image::Base,
     created: u64,
+    cache: Option<&std::path::Path>,
 ) -> Result<crate::sbom::Sbom> {
-    let mut sbom = crate::sbom::Sbom::of_crates(built.crates.clone(), created)
-        .with_runtime_files(std::path::Path::new("/"), &summary.host_files)?;
+    let mut sbom = crate::sbom::Sbom::of_crates(built.crates.clone(), created).with_runtime_files(
+        std::path::Path::new("/"),
+        &summary.host_files,
+        cache,
+    )?;
     if let image::Base::Image {
         image, reference, ..
     } = base

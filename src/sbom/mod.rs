@@ -118,9 +118,14 @@ impl Sbom {
     }
 
     /// Add the runtime files copied from this machine: owned ones as their packages, the rest
-    /// as files with their checksums.
-    pub fn with_runtime_files(mut self, root: &std::path::Path, files: &[PathBuf]) -> Result<Sbom> {
-        let owners = dpkg::owners(root, files)?;
+    /// as files with their checksums. `cache`: a directory where the package lookup is kept.
+    pub fn with_runtime_files(
+        mut self,
+        root: &std::path::Path,
+        files: &[PathBuf],
+        cache: Option<&std::path::Path>,
+    ) -> Result<Sbom> {
+        let owners = dpkg::owners_cached(root, files, cache)?;
         self.os = owners.os;
         self.debs = owners.packages;
         for path in owners.unowned {
