@@ -33,10 +33,11 @@ pub fn touch(path: &Path) {
 }
 
 /// Keep the `keep` most recently used `*.json` entries of the cache directory `dir`; the
-/// others, and nothing else, are removed. Failures are ignored (a cache only saves time).
-pub fn keep_newest(dir: &Path, keep: usize) {
+/// others, and nothing else, are removed. Returns the removed ones. Failures are ignored (a
+/// cache only saves time).
+pub fn keep_newest(dir: &Path, keep: usize) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return Vec::new();
     };
     let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
         .flatten()
@@ -45,7 +46,9 @@ pub fn keep_newest(dir: &Path, keep: usize) {
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
-    for (_, old) in found.into_iter().skip(keep) {
-        let _ = std::fs::remove_file(old);
+    let old: Vec<_> = found.into_iter().skip(keep).map(|(_, p)| p).collect();
+    for path in &old {
+        let _ = std::fs::remove_file(path);
     }
+    old
 }

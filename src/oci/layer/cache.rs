@@ -120,7 +120,7 @@ impl LayerCache {
         }
         let size = entry.size;
         // Most recently used first when pruning.
-        let _ = fs::File::open(path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        crate::fsutil::touch(path);
         Some(Layer::from_blob(
             digest,
             size,
@@ -174,24 +174,14 @@ impl LayerCache {
             }
         }
         let layers = self.dir.join("layers");
-        let Ok(read) = fs::read_dir(&layers) else {
+        if crate::fsutil::keep_newest(&layers, KEEP).is_empty() {
             return;
-        };
-        let mut entries: Vec<(std::time::SystemTime, PathBuf)> = read
+        }
+        let kept: Vec<String> = fs::read_dir(&layers)
+            .into_iter()
             .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-            .collect();
-        if entries.len() <= KEEP {
-            return;
-        }
-        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
-        for (_, old) in entries.split_off(KEEP) {
-            let _ = fs::remove_file(old);
-        }
-        let kept: Vec<String> = entries
-            .iter()
-            .filter_map(|(_, p)| serde_json::from_slice::<Entry>(&fs::read(p).ok()?).ok())
+            .flatten()
+            .filter_map(|e| serde_json::from_slice::<Entry>(&fs::read(e.path()).ok()?).ok())
             .filter_map(|e| Some(Digest::parse(&e.digest).ok()?.hex().to_owned()))
             .collect();
         let blobs = self.dir.join("blobs").join("sha256");
