@@ -179,12 +179,16 @@ pub fn build(args: &ImageArgs) -> Result<Vec<Outcome>> {
             cache: Some(&cache),
         })?;
         timings::time("config", || image.digest())?;
-        for format in &prep.formats {
-            let _t = timings::stage(format!("sbom {}", format.name()));
-            let dpkg = project.target_directory.join("gantry/cache/dpkg");
-            let document = image::sbom_of(built, &summary, &prep.base, created, Some(&dpkg))?
-                .render(*format)?;
-            image.attach(Artifact::new(format.media_type(), document));
+        if !prep.formats.is_empty() {
+            // Gathered once (crates, dpkg owners, runtime file hashes), rendered per format.
+            let dpkg = image::cache_dir(&project.target_directory).join("dpkg");
+            let sbom = timings::time("sbom", || {
+                image::sbom_of(built, &summary, &prep.base, created, Some(&dpkg))
+            })?;
+            for format in &prep.formats {
+                let _t = timings::stage(format!("sbom {}", format.name()));
+                image.attach(Artifact::new(format.media_type(), sbom.render(*format)?));
+            }
         }
         if target.image.provenance {
             let _t = timings::stage("provenance");
@@ -539,7 +543,7 @@ fn publishers(
 }
 
 fn layer_cache(target_dir: &Path) -> LayerCache {
-    LayerCache::new(target_dir.join("gantry").join("cache"))
+    LayerCache::new(image::cache_dir(target_dir))
 }
 
 pub fn source_date_epoch() -> Result<u64> {

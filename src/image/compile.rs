@@ -84,7 +84,7 @@ pub fn compile_all(project: &Project, targets: &[Target]) -> Result<Vec<Built>> 
         Some(t) => t.clone(),
         None => cargo::host_triple(&project.root, Toolchain::Inherited)?,
     };
-    let graphs = project.target_directory.join("gantry/cache/graph");
+    let graphs = super::cache_dir(&project.target_directory).join("graph");
     let (graph, lookup) = super::graph_cache::resolve_graph(project, &cargo, &triple, &graphs)?;
     let hit = match lookup {
         super::graph_cache::Lookup::Hit => " (cached)",

@@ -73,9 +73,7 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
             .map_err(|e| e.within(&within))?;
         planned.push((target, base));
     }
-    let cache = crate::oci::layer::LayerCache::new(
-        inp.project.target_directory.join("gantry").join("cache"),
-    );
+    let cache = crate::oci::layer::LayerCache::new(image::cache_dir(&inp.project.target_directory));
     let mut built = Vec::new();
     let mut found: Option<crate::provenance::Found> = None;
     for (target, base) in planned {
@@ -107,11 +105,14 @@ pub fn build_index(inp: &MultiInputs<'_>) -> Result<(Index, Vec<PlatformImage>)>
         })
         .map_err(|e| e.within(&within))?;
         // One SBOM per platform: each binary has its own crates and runtime files.
-        for format in crate::sbom::formats(&target.image.sbom)? {
-            let dpkg = inp.project.target_directory.join("gantry/cache/dpkg");
-            let document =
-                sbom_of(&compiled, &summary, &base, inp.created, Some(&dpkg))?.render(format)?;
-            image.attach(crate::oci::Artifact::new(format.media_type(), document));
+        let formats = crate::sbom::formats(&target.image.sbom)?;
+        if !formats.is_empty() {
+            let dpkg = image::cache_dir(&inp.project.target_directory).join("dpkg");
+            let sbom = sbom_of(&compiled, &summary, &base, inp.created, Some(&dpkg))?;
+            for format in formats {
+                let document = sbom.render(format)?;
+                image.attach(crate::oci::Artifact::new(format.media_type(), document));
+            }
         }
         // And one provenance per platform: it names that platform's manifest. What it records
         // of the checkout is read once, after the first compile (which writes a missing

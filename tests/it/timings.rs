@@ -71,6 +71,7 @@ fn build_timings_name_every_stage_on_stderr_and_in_the_json_summary() {
         "layer runtime",
         "layer app",
         "config",
+        "sbom",
         "sbom spdx",
         "provenance",
         "output oci-layout",
