@@ -182,6 +182,25 @@ fn dependencies_in(build: &Build, step: &str) -> Vec<String> {
         .collect()
 }
 
+/// The build step `step` of `build` compiled no dependency (only the workspace's crates).
+fn assert_no_dependency_compiled(build: &Build, step: &str, what: &str) {
+    let deps = dependencies_in(build, step);
+    assert!(
+        deps.is_empty(),
+        "the {what} compiled dependencies: {deps:?}\n{}",
+        build.log
+    );
+}
+
+/// Edit the program: its greeting `from` becomes `edited`.
+fn edit_greeting(fx: &Fixture, from: &str) {
+    let main = fx.read("ws/crates/app/src/main.rs");
+    fx.file(
+        "ws/crates/app/src/main.rs",
+        &main.replacen(&format!("\"{from} "), "\"edited ", 1),
+    );
+}
+
 /// One Dockerfile, built for amd64, then for arm64, then for amd64 after an edit: each image is
 /// right, and no final build step compiles a dependency although all of them share one target
 /// cache mount (each must seed from its own platform's cooked layer when the mount last held
@@ -218,12 +237,10 @@ fn cooked_strategy_builds_each_platform(d: &Docker, fx: &Fixture, name: &str, ar
             arch.docker,
             build.log
         );
-        let deps = dependencies_in(&build, "install -D target");
-        assert!(
-            deps.is_empty(),
-            "the {} build step compiled dependencies: {deps:?}\n{}",
-            arch.docker,
-            build.log
+        assert_no_dependency_compiled(
+            &build,
+            "install -D target",
+            &format!("{} build step", arch.docker),
         );
         assert_image(d, fx, &tag, arch, name);
         builds.push(tag);
@@ -231,11 +248,7 @@ fn cooked_strategy_builds_each_platform(d: &Docker, fx: &Fixture, name: &str, ar
 
     // Back to amd64 after an edit: the mount last held an arm64 build; amd64 seeds its own
     // cooked dependencies again and compiles only the workspace's crates.
-    let main = fx.read("ws/crates/app/src/main.rs");
-    fx.file(
-        "ws/crates/app/src/main.rs",
-        &main.replacen(&format!("\"{name} "), "\"edited ", 1),
-    );
+    edit_greeting(fx, name);
     d.tag(&format!("{RUNTIME}:amd64"), &format!("{RUNTIME}:nonroot"));
     // a tag of its own: a rebuild under an old tag would leave the old image behind, untagged
     builds.push(format!("gantry-pd-{name}:amd64-edited"));
@@ -245,12 +258,7 @@ fn cooked_strategy_builds_each_platform(d: &Docker, fx: &Fixture, name: &str, ar
         "cook ran again after a source edit:\n{}",
         build.log
     );
-    let deps = dependencies_in(&build, "install -D target");
-    assert!(
-        deps.is_empty(),
-        "the amd64 rebuild compiled dependencies: {deps:?}\n{}",
-        build.log
-    );
+    assert_no_dependency_compiled(&build, "install -D target", "amd64 rebuild");
     assert_image(d, fx, &builds[2], &AMD64, "edited");
     for tag in builds {
         d.remove(&tag);
@@ -307,21 +315,11 @@ fn mounts_dockerfile_builds_both_platforms_and_an_edit_rebuilds_only_local_crate
         // removed now: the rebuild below takes the same tag and would leave this image untagged
         d.remove(&tag);
     }
-    let main = fx.read("ws/crates/app/src/main.rs");
-    fx.file(
-        "ws/crates/app/src/main.rs",
-        &main.replacen("\"mounts ", "\"edited ", 1),
-    );
+    edit_greeting(&fx, "mounts");
     for arch in [&ARM64, &AMD64] {
         let tag = format!("gantry-pd-mounts:{}", arch.docker);
         let build = d.build_for(&context, &dockerfile, &tag, arch.platform);
-        let deps = dependencies_in(&build, step);
-        assert!(
-            deps.is_empty(),
-            "the {} rebuild compiled dependencies: {deps:?}\n{}",
-            arch.docker,
-            build.log
-        );
+        assert_no_dependency_compiled(&build, step, &format!("{} rebuild", arch.docker));
         assert!(
             build
                 .compiled_in(step)
