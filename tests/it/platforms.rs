@@ -275,11 +275,9 @@ fn a_workspace_with_a_build_script_and_a_proc_macro_becomes_a_two_platform_index
     assert_eq!(said.trim(), "hello from build.rs LOUD on x86_64");
 }
 
-/// A crate whose build script compiles C (cc crate: `CC_<target>`) against zlib and links
-/// `-lz`: the arm64 image gets the arm64 libz from the multiarch directory.
-#[test]
-fn a_crate_linking_zlib_gets_the_targets_libz() {
-    let fx = Fixture::new();
+/// `zl`: a build script compiles C (cc crate: `CC_<target>`) calling zlib and links `-lz`; the
+/// program prints `zlib <major> on <arch>`.
+fn zlib_crate(fx: &Fixture) {
     fx.file(
         "zl/Cargo.toml",
         &(manifest("zl", "") + "\n[build-dependencies]\ncc = \"1\"\n"),
@@ -296,6 +294,14 @@ fn a_crate_linking_zlib_gets_the_targets_libz() {
         "zl/src/main.rs",
         "use std::ffi::CStr;\nextern \"C\" { fn shim_zlib_version() -> *const std::os::raw::c_char; }\nfn main() {\n    let v = unsafe { CStr::from_ptr(shim_zlib_version()) }.to_str().unwrap();\n    println!(\"zlib {} on {}\", &v[..1], std::env::consts::ARCH);\n}\n",
     );
+}
+
+/// A crate whose build script compiles C (cc crate: `CC_<target>`) against zlib and links
+/// `-lz`: the arm64 image gets the arm64 libz from the multiarch directory.
+#[test]
+fn a_crate_linking_zlib_gets_the_targets_libz() {
+    let fx = Fixture::new();
+    zlib_crate(&fx);
     check_two_platforms(&fx, "zl", "zl", "zlib 1");
     let arm64 = fx.root().join("rootfs-arm64");
     let libz = elf_files(&arm64).into_iter().find(|(p, _)| {
@@ -578,23 +584,12 @@ fn a_single_platform_base_for_another_platform_is_refused() {
 
 /// The cross setup the generated Dockerfile runs in its builder, run here (where the cross gcc
 /// is installed, so it installs nothing): the cargo config it writes cross-compiles a crate
-/// with C code and zlib for arm64. (No image is built: the builder would need the network.)
+/// with C code and zlib for arm64. (tests/it/dockerfile_platforms.rs builds such Dockerfiles with
+/// a local cross builder.)
 #[test]
 fn the_dockerfiles_cross_setup_cross_compiles_c_and_zlib_here() {
     let fx = Fixture::new();
-    fx.file(
-        "zl/Cargo.toml",
-        &(manifest("zl", "") + "\n[build-dependencies]\ncc = \"1\"\n"),
-    )
-    .file(
-        "zl/build.rs",
-        "fn main() {\n    cc::Build::new().file(\"z.c\").compile(\"zshim\");\n    println!(\"cargo:rustc-link-lib=z\");\n}\n",
-    )
-    .file("zl/z.c", "#include <zlib.h>\nconst char *v(void) { return zlibVersion(); }\n")
-    .file(
-        "zl/src/main.rs",
-        "extern \"C\" { fn v() -> *const std::os::raw::c_char; }\nfn main() { let _ = unsafe { v() }; println!(\"on {}\", std::env::consts::ARCH); }\n",
-    );
+    zlib_crate(&fx);
     let dockerfile = stdout(&ok(
         gantry(
             &fx.path("zl"),
@@ -623,7 +618,7 @@ fn the_dockerfiles_cross_setup_cross_compiles_c_and_zlib_here() {
         text.contains("linker = \"aarch64-linux-gnu-gcc\""),
         "{text}"
     );
-    let out = ok(
+    ok(
         cargo(&fx.path("zl"))
             .env("RUSTUP_TOOLCHAIN", TOOLCHAIN)
             .args(["build", "--release", "--config"])
@@ -633,7 +628,6 @@ fn the_dockerfiles_cross_setup_cross_compiles_c_and_zlib_here() {
             .unwrap(),
         "cargo build with the Dockerfile's cross config",
     );
-    let _ = out;
     let bin = fx.path("zl/target/aarch64-unknown-linux-gnu/release/zl");
     assert_eq!(elf_machine(&bin), Some(EM_AARCH64));
 }
