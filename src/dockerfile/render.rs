@@ -295,33 +295,13 @@ fn base(t: &mut Text, plan: &DockerPlan) {
 /// The Rust target of the platform being built, from BuildKit's TARGETARCH/TARGETVARIANT, set
 /// as cargo's `build.target` so cook and build agree without naming this machine's triple.
 fn platform_target(t: &mut Text, plan: &DockerPlan) {
-    let musl = plan.musl;
-    let mut arms: Vec<String> = platforms::TABLE
-        .iter()
-        .map(|r| {
-            let triple = if musl { r.musl } else { r.gnu };
-            format!("{}{}) t={triple} ;;", r.docker_arch(), r.docker_variant())
-        })
-        .collect();
-    arms.push(
-        "*) echo \"no Rust target for platform $TARGETARCH$TARGETVARIANT\" >&2; exit 1 ;;"
-            .to_owned(),
-    );
-    t.comment(
+    select_target(
+        t,
+        plan,
         "The Rust target of the platform being built (BuildKit sets TARGETARCH), written to \
          cargo's config so that cook and build both use it.",
-    );
-    t.line("ARG TARGETARCH");
-    t.line("ARG TARGETVARIANT");
-    t.run(
-        &[],
-        &[
-            format!("case \"$TARGETARCH$TARGETVARIANT\" in {} esac", arms.join(" ")),
-            format!("mkdir -p {}", super::render::GANTRY),
-            format!("echo \"$t\" > {TRIPLE_FILE}"),
-            "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
-            "printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> /usr/local/cargo/config.toml".to_owned(),
-        ],
+        false,
+        Vec::new(),
     );
 }
 
@@ -330,24 +310,6 @@ fn platform_target(t: &mut Text, plan: &DockerPlan) {
 /// the `-dev` packages, and cargo's config naming the linker and the C compiler (`CC_<target>`,
 /// read by the cc crate) and pointing pkg-config at the target's multiarch directory.
 fn cross_target(t: &mut Text, plan: &DockerPlan) {
-    let musl = plan.musl;
-    let mut arms: Vec<String> = platforms::TABLE
-        .iter()
-        .map(|r| {
-            let triple = if musl { r.musl } else { r.gnu };
-            format!(
-                "{}{}) t={triple} g={} d={} ;;",
-                r.docker_arch(),
-                r.docker_variant(),
-                r.gnu_triplet,
-                r.debian_arch
-            )
-        })
-        .collect();
-    arms.push(
-        "*) echo \"no Rust target for platform $TARGETARCH$TARGETVARIANT\" >&2; exit 1 ;;"
-            .to_owned(),
-    );
     let dev: Vec<String> = plan
         .builder_packages
         .iter()
@@ -359,39 +321,69 @@ fn cross_target(t: &mut Text, plan: &DockerPlan) {
     } else {
         format!(" {}", dev.join(" "))
     };
-    t.comment(
+    let cross = [
+        // a builder image that already carries the cross toolchain installs nothing
+        "if [ \"$(dpkg --print-architecture)\" != \"$d\" ]; then { command -v \"$g-gcc\" >/dev/null || { dpkg --add-architecture \"$d\"".to_owned(),
+        "apt-get update".to_owned(),
+        format!(
+            "apt-get install -y --no-install-recommends \"gcc-$(echo \"$g\" | tr _ -)\" \"libc6-dev-$d-cross\"{dev}"
+        ),
+        "rm -rf /var/lib/apt/lists/*; }; }".to_owned(),
+        "u=$(echo \"$t\" | tr - _)".to_owned(),
+        format!(
+            "printf '[target.%s]\\nlinker = \"%s-gcc\"\\n[env]\\nCC_%s = \"%s-gcc\"\\nAR_%s = \"%s-ar\"\\nPKG_CONFIG_ALLOW_CROSS = \"1\"\\nPKG_CONFIG_LIBDIR_%s = \"/usr/lib/%s/pkgconfig:/usr/share/pkgconfig\"\\n' \"$t\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" >> {CARGO_CONFIG}; fi"
+        ),
+    ]
+    .join(" && ");
+    select_target(
+        t,
+        plan,
         "The platform being built (BuildKit sets TARGETARCH) → its Rust target, written to \
          cargo's config so that cook and build both use it. On a builder of another \
          architecture: the cross gcc and the target's libraries from Debian (multiarch), the \
          linker and C compiler in cargo's config, pkg-config pointed at the target's libraries.",
+        true,
+        vec![cross],
     );
+}
+
+/// The cargo config the build stages append to (the official images' CARGO_HOME).
+const CARGO_CONFIG: &str = "/usr/local/cargo/config.toml";
+
+/// TARGETARCH/TARGETVARIANT → `t`, the Rust target (with `cross`, also `g`, the GNU triplet,
+/// and `d`, the Debian architecture), recorded in TRIPLE_FILE, its std added when the
+/// toolchain lacks it, and set as cargo's `build.target`; then the `more` commands.
+fn select_target(t: &mut Text, plan: &DockerPlan, why: &str, cross: bool, more: Vec<String>) {
+    let mut arms: Vec<String> = platforms::TABLE
+        .iter()
+        .map(|r| {
+            let triple = if plan.musl { r.musl } else { r.gnu };
+            let (arch, variant) = (r.docker_arch(), r.docker_variant());
+            match cross {
+                true => format!(
+                    "{arch}{variant}) t={triple} g={} d={} ;;",
+                    r.gnu_triplet, r.debian_arch
+                ),
+                false => format!("{arch}{variant}) t={triple} ;;"),
+            }
+        })
+        .collect();
+    arms.push(
+        "*) echo \"no Rust target for platform $TARGETARCH$TARGETVARIANT\" >&2; exit 1 ;;"
+            .to_owned(),
+    );
+    t.comment(why);
     t.line("ARG TARGETARCH");
     t.line("ARG TARGETVARIANT");
-    let config = "/usr/local/cargo/config.toml";
-    t.run(
-        &[],
-        &[
-            format!("case \"$TARGETARCH$TARGETVARIANT\" in {} esac", arms.join(" ")),
-            format!("mkdir -p {}", super::render::GANTRY),
-            format!("echo \"$t\" > {TRIPLE_FILE}"),
-            "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
-            format!("printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> {config}"),
-            [
-                // a builder image that already carries the cross toolchain installs nothing
-                "if [ \"$(dpkg --print-architecture)\" != \"$d\" ]; then { command -v \"$g-gcc\" >/dev/null || { dpkg --add-architecture \"$d\"".to_owned(),
-                "apt-get update".to_owned(),
-                format!(
-                    "apt-get install -y --no-install-recommends \"gcc-$(echo \"$g\" | tr _ -)\" \"libc6-dev-$d-cross\"{dev}"
-                ),
-                "rm -rf /var/lib/apt/lists/*; }; }".to_owned(),
-                "u=$(echo \"$t\" | tr - _)".to_owned(),
-                format!(
-                    "printf '[target.%s]\\nlinker = \"%s-gcc\"\\n[env]\\nCC_%s = \"%s-gcc\"\\nAR_%s = \"%s-ar\"\\nPKG_CONFIG_ALLOW_CROSS = \"1\"\\nPKG_CONFIG_LIBDIR_%s = \"/usr/lib/%s/pkgconfig:/usr/share/pkgconfig\"\\n' \"$t\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" \"$u\" \"$g\" >> {config}; fi"
-                ),
-            ]
-            .join(" && "),
-        ],
-    );
+    let mut lines = vec![
+        format!("case \"$TARGETARCH$TARGETVARIANT\" in {} esac", arms.join(" ")),
+        format!("mkdir -p {}", super::render::GANTRY),
+        format!("echo \"$t\" > {TRIPLE_FILE}"),
+        "if [ ! -d \"$(rustc --print target-libdir --target \"$t\")\" ]; then rustup target add \"$t\"; fi".to_owned(),
+        format!("printf '[build]\\ntarget = \"%s\"\\n' \"$t\" >> {CARGO_CONFIG}"),
+    ];
+    lines.extend(more);
+    t.run(&[], &lines);
 }
 
 fn mirror(t: &mut Text, plan: &DockerPlan) {
