@@ -104,16 +104,21 @@ impl<'a> BlobJob<'a> {
     }
 }
 
+/// A `target` named by digest must name what is pushed (`what`, whose digest is `digest`).
+fn refuse_other_digest(target: &ImageRef, what: &str, digest: &Digest) -> Result<()> {
+    match target.digest().filter(|d| *d != digest) {
+        Some(wanted) => Err(Error::user(format!(
+            "cannot push to `{target}`: the {what}'s digest is `{digest}`, not `{wanted}`"
+        ))
+        .with_hint("push to a tag instead, e.g. `REPO:latest`")),
+        None => Ok(()),
+    }
+}
+
 /// Push `image` to `target` (a tag, or a digest that must be the image's).
 pub fn push(image: &Image, target: &ImageRef, options: &PushOptions) -> Result<PushReport> {
     let rendered = image.render()?;
-    if let Some(wanted) = target.digest().filter(|d| **d != rendered.manifest_digest) {
-        return Err(Error::user(format!(
-            "cannot push to `{target}`: the image's digest is `{}`, not `{wanted}`",
-            rendered.manifest_digest
-        ))
-        .with_hint("push to a tag instead, e.g. `REPO:latest`"));
-    }
+    refuse_other_digest(target, "image", &rendered.manifest_digest)?;
     let sources = mount_sources(image, target, &options.mount_from);
     let mut scopes = vec![format!("repository:{}:pull,push", target.repository())];
     scopes.extend(sources.iter().map(|s| format!("repository:{s}:pull")));
@@ -213,13 +218,7 @@ fn put_manifest(
 /// under the tag, last, so the tag never names a manifest the registry lacks.
 pub fn push_index(index: &Index, target: &ImageRef, options: &PushOptions) -> Result<PushReport> {
     let rendered = index.render()?;
-    if let Some(wanted) = target.digest().filter(|d| **d != rendered.digest) {
-        return Err(Error::user(format!(
-            "cannot push to `{target}`: the index's digest is `{}`, not `{wanted}`",
-            rendered.digest
-        ))
-        .with_hint("push to a tag instead, e.g. `REPO:latest`"));
-    }
+    refuse_other_digest(target, "index", &rendered.digest)?;
     let mut blobs = Vec::new();
     for (image, manifest) in index.images().iter().zip(&rendered.manifests) {
         let pinned = target.with_digest(manifest.manifest_digest.clone());
